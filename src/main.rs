@@ -1,1 +1,131 @@
-fn main(){}
+//! The `manyi` binary: parse the CLI, load and validate config, wire signals, run, exit code.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use manyi::cli::{Cli, Command, ScoreArgs};
+use manyi::indices::Thresholds;
+use manyi::{Config, Model, Pipeline, Segmenter};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "manyi=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::CheckConfig(args) => {
+            let cfg = Config::from_file(&args.config)?.validate()?;
+            Model::load(&cfg.model.path)
+                .with_context(|| format!("model.path {}", cfg.model.path.display()))?;
+            println!(
+                "{}: ok ({} topics, windows {})",
+                args.config.display(),
+                cfg.kafka.topics.len(),
+                cfg.windows
+                    .iter()
+                    .map(|w| w.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+        Command::Run(args) => {
+            let cfg = Config::from_file(&args.config)?.validate()?;
+            runtime()?.block_on(async move {
+                let pipeline = Pipeline::build(cfg).await?;
+                spawn_sighup(pipeline.reload_handle());
+                tracing::info!(addr = %pipeline.local_addr(), "serving metrics");
+                pipeline.run(shutdown_signal()).await?;
+                Ok(())
+            })
+        }
+        Command::Demo(args) => runtime()?.block_on(async move {
+            manyi::demo::run(&args, shutdown_signal()).await?;
+            Ok(())
+        }),
+        Command::Score(args) => score(&args),
+        Command::Train(args) => Ok(manyi::model::train::run(&args).map(|_| ())?),
+        Command::Eval(args) => Ok(manyi::model::eval::run(&args)?),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // The reactor only moves messages; CPU work runs on the pipeline's own worker threads.
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received");
+}
+
+fn spawn_sighup(reload: std::sync::Arc<tokio::sync::Notify>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading model");
+            reload.notify_one();
+        }
+    });
+}
+
+fn score(args: &ScoreArgs) -> anyhow::Result<()> {
+    let model =
+        Model::load(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    let segmenter = Segmenter::new(None)?;
+    let thresholds = Thresholds {
+        negative_below: args.negative_below,
+        positive_above: args.positive_above,
+    };
+    let emit = |text: &str| {
+        let p = model.p_positive(&segmenter, text);
+        let line = serde_json::json!({ "text": text, "p_positive": p, "label": thresholds.label(p).as_str() });
+        println!("{line}");
+    };
+    if args.texts.is_empty() {
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            if !line.trim().is_empty() {
+                emit(line.trim());
+            }
+        }
+    } else {
+        args.texts.iter().for_each(|t| emit(t));
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Command-line interface (clap derive). Each subcommand maps to one entry point in `main.rs`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// manyi (满意): Chinese customer feedback from Kafka → live satisfaction indices for Prometheus.
+#[derive(Debug, Parser)]
+#[command(name = "manyi", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Consume the configured topics and serve the indices (production).
+    Run(RunArgs),
+    /// Run everything on an embedded Kafka mock cluster with a generated stream.
+    Demo(DemoArgs),
+    /// Validate a config file; exits non-zero naming the offending field.
+    CheckConfig(RunArgs),
+    /// Score texts (arguments, or one per line on stdin) → JSON lines.
+    Score(ScoreArgs),
+    /// Train a sentiment model.
+    Train(crate::model::train::TrainArgs),
+    /// Evaluate a sentiment model on labelled data.
+    Eval(crate::model::eval::EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// TOML config file (see config/manyi.toml).
+    #[arg(long, short, default_value = "config/manyi.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:9898")]
+    pub listen: SocketAddr,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Generated events per second.
+    #[arg(long, default_value_t = 200)]
+    pub rate: u32,
+    /// Model artifact.
+    #[arg(long, default_value = "models/default.json")]
+    pub model: PathBuf,
+    /// Don't draw the live table (logs only).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Texts to score; without any, reads one text per line from stdin.
+    pub texts: Vec<String>,
+    /// Model artifact.
+    #[arg(long, default_value = "models/default.json")]
+    pub model: PathBuf,
+    /// P(positive) below this is negative.
+    #[arg(long, default_value_t = 0.4)]
+    pub negative_below: f64,
+    /// P(positive) above this is positive.
+    #[arg(long, default_value_t = 0.6)]
+    pub positive_above: f64,
+}

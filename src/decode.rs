@@ -1,0 +1,431 @@
+//! Kafka message bytes → [`Feedback`], or a [`DecodeError`] with a small fixed reason code.
+//!
+//! Decoding never panics and never allocates for the payload beyond the fields it keeps. The
+//! reason codes are the only thing about a bad message that reaches metrics labels; the payload
+//! and the id never do.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// What kind of feedback an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Review,
+    Complaint,
+    Survey,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Review, Kind::Complaint, Kind::Survey];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Review => "review",
+            Kind::Complaint => "complaint",
+            Kind::Survey => "survey",
+        }
+    }
+}
+
+/// Survey answers carried by an event; each is checked against its scale.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scores {
+    /// CSAT, 1–5.
+    pub csat: Option<u8>,
+    /// NPS likelihood to recommend, 0–10.
+    pub nps: Option<u8>,
+    /// Customer effort score, 1–7.
+    pub ces: Option<u8>,
+    /// CSI dimension scores, 0–10 each, in key order.
+    pub csi: Vec<(String, f64)>,
+}
+
+impl Scores {
+    /// Returns true if and only if the event carries at least one score.
+    pub fn any(&self) -> bool {
+        self.csat.is_some() || self.nps.is_some() || self.ces.is_some() || !self.csi.is_empty()
+    }
+}
+
+/// One decoded feedback event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    pub id: String,
+    /// Event time in Unix milliseconds: `ts` of the event, else the Kafka message timestamp.
+    pub event_time_ms: i64,
+    pub kind: Kind,
+    /// Free text, trimmed; `None` when absent or blank.
+    pub text: Option<String>,
+    pub scores: Scores,
+    /// `dims` of the event, in key order.
+    pub dims: Vec<(String, String)>,
+}
+
+impl Feedback {
+    /// The value of dimension `key`, if the event has it.
+    pub fn dim(&self, key: &str) -> Option<&str> {
+        self.dims
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a message could not be decoded. Each variant has a stable code for metrics and dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("message is not valid JSON")]
+    InvalidJson,
+    #[error("a required field is missing")]
+    MissingField,
+    #[error("a field has the wrong type or an unknown value")]
+    WrongType,
+    #[error("a score is outside its scale")]
+    ScoreOutOfRange,
+    #[error("the text is longer than limits.max_text_chars")]
+    TextTooLong,
+    #[error("the event has neither text nor any score")]
+    EmptyEvent,
+    #[error("the timestamp is neither RFC 3339 nor epoch milliseconds")]
+    InvalidTimestamp,
+    #[error("the message is larger than limits.max_message_bytes")]
+    TooLarge,
+}
+
+impl DecodeError {
+    pub const ALL: [DecodeError; 9] = [
+        DecodeError::InvalidUtf8,
+        DecodeError::InvalidJson,
+        DecodeError::MissingField,
+        DecodeError::WrongType,
+        DecodeError::ScoreOutOfRange,
+        DecodeError::TextTooLong,
+        DecodeError::EmptyEvent,
+        DecodeError::InvalidTimestamp,
+        DecodeError::TooLarge,
+    ];
+
+    /// The reason code used in `manyi_invalid_messages_total{reason}` and in dead-letter envelopes.
+    pub fn code(self) -> &'static str {
+        match self {
+            DecodeError::InvalidUtf8 => "invalid_utf8",
+            DecodeError::InvalidJson => "invalid_json",
+            DecodeError::MissingField => "missing_field",
+            DecodeError::WrongType => "wrong_type",
+            DecodeError::ScoreOutOfRange => "score_out_of_range",
+            DecodeError::TextTooLong => "text_too_long",
+            DecodeError::EmptyEvent => "empty_event",
+            DecodeError::InvalidTimestamp => "invalid_timestamp",
+            DecodeError::TooLarge => "too_large",
+        }
+    }
+}
+
+/// Limits applied while decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    pub max_text_chars: usize,
+    pub max_message_bytes: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_text_chars: 5000,
+            max_message_bytes: 1 << 20,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow)]
+    id: Option<IdValue<'a>>,
+    #[serde(borrow, default)]
+    ts: Option<TsValue<'a>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    scores: Option<RawScores<'a>>,
+    #[serde(borrow, default)]
+    dims: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+}
+
+/// Ids are strings; integer ids are accepted too because many producers use them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdValue<'a> {
+    Str(#[serde(borrow)] Cow<'a, str>),
+    Int(i64),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TsValue<'a> {
+    Millis(i64),
+    Float(f64),
+    Text(#[serde(borrow)] Cow<'a, str>),
+}
+
+#[derive(Deserialize)]
+struct RawScores<'a> {
+    #[serde(default)]
+    csat: Option<f64>,
+    #[serde(default)]
+    nps: Option<f64>,
+    #[serde(default)]
+    ces: Option<f64>,
+    #[serde(borrow, default)]
+    csi: Option<BTreeMap<Cow<'a, str>, f64>>,
+}
+
+/// Decodes one message. `kafka_ts_ms` is the message timestamp, used when the event has no `ts`.
+pub fn decode(
+    payload: &[u8],
+    kafka_ts_ms: Option<i64>,
+    limits: &DecodeLimits,
+) -> Result<Feedback, DecodeError> {
+    if payload.len() > limits.max_message_bytes {
+        return Err(DecodeError::TooLarge);
+    }
+    let text = std::str::from_utf8(payload).map_err(|_| DecodeError::InvalidUtf8)?;
+    let raw: RawEvent<'_> = serde_json::from_str(text).map_err(classify_json_error)?;
+
+    let id = match raw.id {
+        Some(IdValue::Str(s)) if !s.trim().is_empty() => s.into_owned(),
+        Some(IdValue::Int(i)) => i.to_string(),
+        Some(IdValue::Str(_)) | None => return Err(DecodeError::MissingField),
+    };
+    let event_time_ms = match raw.ts {
+        Some(ts) => parse_ts(&ts)?,
+        None => kafka_ts_ms.ok_or(DecodeError::MissingField)?,
+    };
+    let kind = match raw.kind.as_deref() {
+        None => Kind::Review,
+        Some("review") => Kind::Review,
+        Some("complaint") => Kind::Complaint,
+        Some("survey") => Kind::Survey,
+        Some(_) => return Err(DecodeError::WrongType),
+    };
+    let text = match raw.text {
+        Some(t) => {
+            let trimmed = t.trim();
+            if trimmed.chars().count() > limits.max_text_chars {
+                return Err(DecodeError::TextTooLong);
+            }
+            (!trimmed.is_empty()).then(|| trimmed.to_owned())
+        }
+        None => None,
+    };
+    let scores = match raw.scores {
+        Some(s) => Scores {
+            csat: integer_score(s.csat, 1, 5)?,
+            nps: integer_score(s.nps, 0, 10)?,
+            ces: integer_score(s.ces, 1, 7)?,
+            csi: match s.csi {
+                Some(map) => map
+                    .into_iter()
+                    .map(|(k, v)| {
+                        if (0.0..=10.0).contains(&v) {
+                            Ok((k.into_owned(), v))
+                        } else {
+                            Err(DecodeError::ScoreOutOfRange)
+                        }
+                    })
+                    .collect::<Result<_, _>>()?,
+                None => Vec::new(),
+            },
+        },
+        None => Scores::default(),
+    };
+    if text.is_none() && !scores.any() {
+        return Err(DecodeError::EmptyEvent);
+    }
+    let dims = raw
+        .dims
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Ok(Feedback {
+        id,
+        event_time_ms,
+        kind,
+        text,
+        scores,
+        dims,
+    })
+}
+
+/// Survey scales are whole numbers; 4.0 is accepted as 4, 4.5 is not a CSAT answer.
+fn integer_score(v: Option<f64>, lo: u8, hi: u8) -> Result<Option<u8>, DecodeError> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.fract() == 0.0 && x >= lo as f64 && x <= hi as f64 => Ok(Some(x as u8)),
+        Some(_) => Err(DecodeError::ScoreOutOfRange),
+    }
+}
+
+/// Epoch seconds are not accepted: a bare number below year 2001 in milliseconds is almost
+/// certainly seconds, and silently reading it as 1970 would put the event in no window.
+fn parse_ts(ts: &TsValue<'_>) -> Result<i64, DecodeError> {
+    const MIN_MS: i64 = 978_307_200_000; // 2001-01-01
+    const MAX_MS: i64 = 32_503_680_000_000; // 3000-01-01
+    let ms = match ts {
+        TsValue::Millis(ms) => *ms,
+        TsValue::Float(f) if f.is_finite() && f.fract() == 0.0 => *f as i64,
+        TsValue::Float(_) => return Err(DecodeError::InvalidTimestamp),
+        TsValue::Text(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|_| DecodeError::InvalidTimestamp)?
+            .timestamp_millis(),
+    };
+    if (MIN_MS..MAX_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(DecodeError::InvalidTimestamp)
+    }
+}
+
+fn classify_json_error(e: serde_json::Error) -> DecodeError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Io | Category::Syntax | Category::Eof => DecodeError::InvalidJson,
+        Category::Data => {
+            if e.to_string().starts_with("missing field") {
+                DecodeError::MissingField
+            } else {
+                DecodeError::WrongType
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Result<Feedback, DecodeError> {
+        decode(
+            s.as_bytes(),
+            Some(1_700_000_000_000),
+            &DecodeLimits::default(),
+        )
+    }
+
+    #[test]
+    fn full_event_decodes() {
+        let fb = dec(r#"{"id":"r-1","ts":"2026-11-23T10:00:00+08:00","kind":"complaint","text":" 配送太慢了，饭都凉了 ",
+            "scores":{"csat":1,"nps":3,"ces":6,"csi":{"quality":7.5,"service":2}},"dims":{"channel":"app","region":"华东"}}"#)
+        .unwrap();
+        assert_eq!(fb.id, "r-1");
+        assert_eq!(fb.event_time_ms, 1_795_399_200_000);
+        assert_eq!(fb.kind, Kind::Complaint);
+        assert_eq!(fb.text.as_deref(), Some("配送太慢了，饭都凉了"));
+        assert_eq!(fb.scores.csat, Some(1));
+        assert_eq!(fb.scores.nps, Some(3));
+        assert_eq!(fb.scores.ces, Some(6));
+        assert_eq!(
+            fb.scores.csi,
+            vec![("quality".to_owned(), 7.5), ("service".to_owned(), 2.0)]
+        );
+        assert_eq!(fb.dim("channel"), Some("app"));
+        assert_eq!(fb.dim("product"), None);
+    }
+
+    #[test]
+    fn missing_ts_falls_back_to_kafka_time_and_epoch_ms_is_accepted() {
+        assert_eq!(
+            dec(r#"{"id":"a","text":"好"}"#).unwrap().event_time_ms,
+            1_700_000_000_000
+        );
+        assert_eq!(
+            dec(r#"{"id":"a","ts":1763863200000,"text":"好"}"#)
+                .unwrap()
+                .event_time_ms,
+            1_763_863_200_000
+        );
+        assert_eq!(dec(r#"{"id":7,"scores":{"nps":9}}"#).unwrap().id, "7");
+    }
+
+    #[test]
+    fn each_bad_input_gets_its_reason() {
+        let cases: &[(&[u8], DecodeError)] = &[
+            (b"\xff\xfe{}", DecodeError::InvalidUtf8),
+            (b"{\"id\": ", DecodeError::InvalidJson),
+            (br#""just a string""#, DecodeError::WrongType),
+            (b"[1,2]", DecodeError::InvalidTimestamp),
+            (br#"{"text":"hi"}"#, DecodeError::MissingField),
+            (br#"{"id":"a","text":5}"#, DecodeError::WrongType),
+            (
+                br#"{"id":"a","scores":{"csat":6}}"#,
+                DecodeError::ScoreOutOfRange,
+            ),
+            (
+                br#"{"id":"a","scores":{"csat":4.5}}"#,
+                DecodeError::ScoreOutOfRange,
+            ),
+            (
+                br#"{"id":"a","scores":{"nps":-1}}"#,
+                DecodeError::ScoreOutOfRange,
+            ),
+            (
+                br#"{"id":"a","scores":{"csi":{"quality":11}}}"#,
+                DecodeError::ScoreOutOfRange,
+            ),
+            (br#"{"id":"a","scores":{}}"#, DecodeError::EmptyEvent),
+            (br#"{"id":"a","text":"   "}"#, DecodeError::EmptyEvent),
+            (
+                br#"{"id":"a","ts":"yesterday","text":"ok"}"#,
+                DecodeError::InvalidTimestamp,
+            ),
+            (
+                br#"{"id":"a","ts":1763863200,"text":"ok"}"#,
+                DecodeError::InvalidTimestamp,
+            ),
+            (
+                br#"{"id":"a","kind":"rant","text":"ok"}"#,
+                DecodeError::WrongType,
+            ),
+            (
+                br#"{"id":"a","text":"ok","dims":{"channel":3}}"#,
+                DecodeError::WrongType,
+            ),
+        ];
+        for (input, want) in cases {
+            let got = decode(input, Some(1_700_000_000_000), &DecodeLimits::default());
+            assert_eq!(got.err(), Some(*want), "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = DecodeLimits {
+            max_text_chars: 3,
+            max_message_bytes: 100,
+        };
+        let long = r#"{"id":"a","text":"一二三四"}"#;
+        assert_eq!(
+            decode(long.as_bytes(), Some(1_700_000_000_000), &limits),
+            Err(DecodeError::TextTooLong)
+        );
+        let big = format!(r#"{{"id":"a","text":"{}"}}"#, "x".repeat(200));
+        assert_eq!(
+            decode(big.as_bytes(), None, &limits),
+            Err(DecodeError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn codes_are_unique() {
+        let mut codes: Vec<_> = DecodeError::ALL.iter().map(|e| e.code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), DecodeError::ALL.len());
+    }
+}

@@ -1,0 +1,215 @@
+//! Dimension labels of a series, with the cardinality guard.
+//!
+//! Dimension values come from producers and cannot be trusted. Each configured label keeps at most
+//! `dimensions.max_values` distinct values (first come, first kept) and, when an allow-list is
+//! configured, only listed values. Anything else is exported as `other` and counted in
+//! `manyi_series_dropped_total{dimension}`, so a producer sending a million product ids costs
+//! one series, not a million. A missing value is exported as `unknown`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use crate::config::DimensionsConfig;
+use crate::decode::Feedback;
+use crate::windows::SeriesKey;
+
+/// Label value for values beyond the budget or outside the allow-list.
+pub const OTHER: &str = "other";
+/// Label value when an event lacks the dimension.
+pub const UNKNOWN: &str = "unknown";
+/// Longer values are treated as over budget: label values are for humans, not payloads.
+pub const MAX_VALUE_BYTES: usize = 128;
+
+/// Maps an event's `dims` to a [`SeriesKey`], shared by all workers.
+#[derive(Debug)]
+pub struct DimensionGuard {
+    labels: Vec<String>,
+    max_values: usize,
+    allow: Vec<Option<HashSet<String>>>,
+    /// Admitted values per label.
+    admitted: Vec<RwLock<HashSet<Box<str>>>>,
+    /// Keys already built, so the hot path does not allocate for known series.
+    keys: RwLock<HashMap<Vec<Box<str>>, SeriesKey>>,
+}
+
+/// The outcome of mapping one event.
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    pub key: SeriesKey,
+    /// Index of each label whose value went to `other` (at most one entry per label).
+    pub dropped: Vec<usize>,
+}
+
+impl DimensionGuard {
+    pub fn new(cfg: &DimensionsConfig) -> DimensionGuard {
+        DimensionGuard {
+            labels: cfg.labels.clone(),
+            max_values: cfg.max_values,
+            allow: cfg
+                .labels
+                .iter()
+                .map(|l| cfg.allow.get(l).map(|v| v.iter().cloned().collect()))
+                .collect(),
+            admitted: cfg
+                .labels
+                .iter()
+                .map(|_| RwLock::new(HashSet::new()))
+                .collect(),
+            keys: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The series key of `fb`.
+    pub fn map(&self, fb: &Feedback) -> Mapped {
+        let mut parts: Vec<Box<str>> = Vec::with_capacity(self.labels.len());
+        let mut dropped = Vec::new();
+        for (i, label) in self.labels.iter().enumerate() {
+            let value = match fb.dim(label) {
+                None => UNKNOWN,
+                Some("") => UNKNOWN,
+                Some(v) => {
+                    if self.admit(i, v) {
+                        v
+                    } else {
+                        dropped.push(i);
+                        OTHER
+                    }
+                }
+            };
+            parts.push(value.into());
+        }
+        if let Some(k) = self.keys.read().expect("dimension key lock").get(&parts) {
+            return Mapped {
+                key: k.clone(),
+                dropped,
+            };
+        }
+        let key: SeriesKey = parts.clone().into();
+        let mut keys = self.keys.write().expect("dimension key lock");
+        let key = keys.entry(parts).or_insert(key).clone();
+        Mapped { key, dropped }
+    }
+
+    fn admit(&self, i: usize, value: &str) -> bool {
+        if value.len() > MAX_VALUE_BYTES || value == OTHER || value == UNKNOWN {
+            return value == OTHER || value == UNKNOWN;
+        }
+        if let Some(allow) = &self.allow[i] {
+            return allow.contains(value);
+        }
+        if self.admitted[i]
+            .read()
+            .expect("dimension lock")
+            .contains(value)
+        {
+            return true;
+        }
+        let mut admitted = self.admitted[i].write().expect("dimension lock");
+        if admitted.contains(value) {
+            return true;
+        }
+        if admitted.len() >= self.max_values {
+            return false;
+        }
+        admitted.insert(value.into());
+        true
+    }
+}
+
+/// Builds the guard once for the pipeline.
+pub fn guard(cfg: &DimensionsConfig) -> Arc<DimensionGuard> {
+    Arc::new(DimensionGuard::new(cfg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Kind, Scores};
+    use std::collections::BTreeMap;
+
+    fn fb(dims: &[(&str, &str)]) -> Feedback {
+        Feedback {
+            id: "x".into(),
+            event_time_ms: 0,
+            kind: Kind::Review,
+            text: None,
+            scores: Scores::default(),
+            dims: dims
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn cfg(max_values: usize, allow: &[(&str, &[&str])]) -> DimensionsConfig {
+        DimensionsConfig {
+            labels: vec!["channel".into(), "product".into()],
+            max_values,
+            allow: allow
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn parts(m: &Mapped) -> Vec<&str> {
+        m.key.iter().map(|s| &**s).collect()
+    }
+
+    #[test]
+    fn budget_sends_the_excess_to_other_and_reports_it() {
+        let g = DimensionGuard::new(&cfg(2, &[]));
+        assert_eq!(
+            parts(&g.map(&fb(&[("channel", "app"), ("product", "p1")]))),
+            ["app", "p1"]
+        );
+        assert_eq!(
+            parts(&g.map(&fb(&[("channel", "app"), ("product", "p2")]))),
+            ["app", "p2"]
+        );
+        let m = g.map(&fb(&[("channel", "app"), ("product", "p3")]));
+        assert_eq!(parts(&m), ["app", "other"]);
+        assert_eq!(m.dropped, [1]);
+        // Admitted values stay admitted.
+        assert_eq!(
+            parts(&g.map(&fb(&[("channel", "app"), ("product", "p1")]))),
+            ["app", "p1"]
+        );
+    }
+
+    #[test]
+    fn allow_list_and_missing_values() {
+        let g = DimensionGuard::new(&cfg(100, &[("channel", &["app", "web"])]));
+        assert_eq!(
+            parts(&g.map(&fb(&[("channel", "fax")]))),
+            ["other", "unknown"]
+        );
+        assert_eq!(
+            parts(&g.map(&fb(&[("channel", "web")]))),
+            ["web", "unknown"]
+        );
+    }
+
+    #[test]
+    fn a_million_distinct_values_keep_a_bounded_key_table() {
+        let g = DimensionGuard::new(&cfg(10, &[]));
+        for i in 0..100_000 {
+            g.map(&fb(&[("channel", "app"), ("product", &format!("sku-{i}"))]));
+        }
+        assert_eq!(g.keys.read().unwrap().len(), 11);
+    }
+
+    #[test]
+    fn over_long_values_are_other() {
+        let g = DimensionGuard::new(&cfg(10, &[]));
+        let long = "x".repeat(MAX_VALUE_BYTES + 1);
+        assert_eq!(
+            parts(&g.map(&fb(&[("channel", &long)]))),
+            ["other", "unknown"]
+        );
+    }
+}

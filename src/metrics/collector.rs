@@ -1,0 +1,234 @@
+//! The index families, computed at scrape time from the merged windows of all owned partitions.
+//!
+//! Exported per series (dimension labels), window and index:
+//! - `manyi_index` — the mean; absent when the window has no responses.
+//! - `manyi_index_sum`, `manyi_index_count` — exported while the series knows the index (it has
+//!   responses in the longest window), 0 when the shorter window is empty. Summing them across
+//!   replicas gives the exact global index.
+//! - `manyi_index_wilson_lower`, `manyi_index_wilson_upper` — Wilson bounds for share indices;
+//!   for nps, the promoter-share bounds minus the detractor-share bounds (conservative).
+//! - `manyi_index_low_sample` — 1 when the window has fewer than `indices.min_responses`.
+//!
+//! And monotonic raw counters per series: responses by kind, NPS category, CSAT score, sentiment
+//! label; aspect mentions by label.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+
+use crate::decode::Kind;
+use crate::indices::{wilson_bounds, Index, Label, NpsCategory};
+use crate::state::{now_ms, LiveState};
+use crate::windows::{Acc, Layout};
+
+const FAMILIES: &[(&str, &str, MetricType)] = &[
+    ("manyi_index", "Satisfaction index: mean of per-response values in the window.", MetricType::GAUGE),
+    ("manyi_index_sum", "Sum of per-response values in the window (sum across replicas, then divide by manyi_index_count).", MetricType::GAUGE),
+    ("manyi_index_count", "Responses in the window that count towards the index.", MetricType::GAUGE),
+    ("manyi_index_wilson_lower", "Wilson lower bound of a share index at indices.confidence, in percent.", MetricType::GAUGE),
+    ("manyi_index_wilson_upper", "Wilson upper bound of a share index at indices.confidence, in percent.", MetricType::GAUGE),
+    ("manyi_index_low_sample", "1 when the window has fewer responses than indices.min_responses.", MetricType::GAUGE),
+    ("manyi_responses_total", "Applied responses by kind.", MetricType::COUNTER),
+    ("manyi_nps_responses_total", "Applied NPS answers by category.", MetricType::COUNTER),
+    ("manyi_csat_responses_total", "Applied CSAT answers by score.", MetricType::COUNTER),
+    ("manyi_sentiment_responses_total", "Applied texts by sentiment label.", MetricType::COUNTER),
+    ("manyi_aspect_mentions_total", "Aspect mentions by sentiment label of the mentioning clauses.", MetricType::COUNTER),
+];
+
+/// Computes the index families from [`LiveState`] on every scrape.
+pub struct IndexCollector {
+    state: Arc<LiveState>,
+    descs: Vec<Desc>,
+    min_responses: u64,
+    z: f64,
+}
+
+impl IndexCollector {
+    pub fn new(state: Arc<LiveState>, min_responses: u64, confidence: f64) -> IndexCollector {
+        let descs = FAMILIES
+            .iter()
+            .map(|(n, h, _)| {
+                Desc::new(n.to_string(), h.to_string(), vec![], HashMap::new())
+                    .expect("valid metric name")
+            })
+            .collect();
+        IndexCollector {
+            state,
+            descs,
+            min_responses,
+            z: crate::indices::z_for_confidence(confidence),
+        }
+    }
+
+    /// The families at an explicit time (tests, backfill).
+    pub fn collect_at(&self, now_ms: i64) -> Vec<MetricFamily> {
+        let st = &self.state;
+        let end = st.end_ms(now_ms);
+        let snap = st.snapshot(end);
+        let mut fams: Vec<Vec<Metric>> = vec![Vec::new(); FAMILIES.len()];
+        let longest = (0..st.windows.len())
+            .max_by_key(|&w| st.windows[w].length_ms)
+            .unwrap_or(0);
+
+        let mut keys: Vec<_> = snap.series.keys().cloned().collect();
+        keys.sort();
+        for key in &keys {
+            let windows = &snap.series[key];
+            let dims: Vec<(&str, &str)> = st
+                .labels
+                .iter()
+                .map(String::as_str)
+                .zip(key.iter().map(|v| &**v))
+                .collect();
+            let known = &windows[longest];
+            for (w, accs) in windows.iter().enumerate() {
+                let wl = st.windows[w].label.as_str();
+                for index in Index::ALL {
+                    let slot = index as usize;
+                    if known[slot].count == 0 {
+                        continue;
+                    }
+                    let mut labels = vec![("index", index.name()), ("window", wl)];
+                    labels.extend(&dims);
+                    self.push_index(&mut fams, &labels, &accs[slot]);
+                    let bounds = if index.is_share() {
+                        wilson_bounds(accs[slot].sum / 100.0, accs[slot].count as f64, self.z)
+                    } else if index == Index::Nps {
+                        let n = accs[slot].count as f64;
+                        let p = wilson_bounds(accs[Layout::PROMOTERS].count as f64, n, self.z);
+                        let d = wilson_bounds(accs[Layout::DETRACTORS].count as f64, n, self.z);
+                        p.zip(d).map(|((pl, pu), (dl, du))| (pl - du, pu - dl))
+                    } else {
+                        None
+                    };
+                    if let Some((lo, hi)) = bounds {
+                        fams[3].push(gauge(&labels, lo));
+                        fams[4].push(gauge(&labels, hi));
+                    }
+                }
+                for (a, name) in st.aspects.iter().enumerate() {
+                    let slot = st.layout.aspect(a);
+                    if known[slot].count == 0 {
+                        continue;
+                    }
+                    let mut labels = vec![
+                        ("index", "aspect_sentiment"),
+                        ("aspect", name.as_str()),
+                        ("window", wl),
+                    ];
+                    labels.extend(&dims);
+                    self.push_index(&mut fams, &labels, &accs[slot]);
+                }
+            }
+        }
+
+        let (counts, aspects) = st.counts();
+        let mut keys: Vec<_> = counts.keys().cloned().collect();
+        keys.sort();
+        for key in &keys {
+            let c = &counts[key];
+            let dims: Vec<(&str, &str)> = st
+                .labels
+                .iter()
+                .map(String::as_str)
+                .zip(key.iter().map(|v| &**v))
+                .collect();
+            let with = |name: &'static str, value: &'static str| -> Vec<(&str, &str)> {
+                let mut l = vec![(name, value)];
+                l.extend(&dims);
+                l
+            };
+            for (i, k) in Kind::ALL.iter().enumerate() {
+                fams[6].push(counter(&with("kind", k.as_str()), c.kind[i]));
+            }
+            for (i, cat) in NpsCategory::ALL.iter().enumerate() {
+                fams[7].push(counter(&with("category", cat.as_str()), c.nps[i]));
+            }
+            for (i, score) in ["1", "2", "3", "4", "5"].iter().enumerate() {
+                fams[8].push(counter(&with("score", score), c.csat[i]));
+            }
+            for (i, l) in Label::ALL.iter().enumerate() {
+                fams[9].push(counter(&with("label", l.as_str()), c.label[i]));
+            }
+        }
+        for (a, name) in st.aspects.iter().enumerate() {
+            for (i, l) in Label::ALL.iter().enumerate() {
+                fams[10].push(counter(
+                    &[("aspect", name.as_str()), ("label", l.as_str())],
+                    aspects[a][i],
+                ));
+            }
+        }
+
+        FAMILIES
+            .iter()
+            .zip(fams)
+            .filter(|(_, metrics)| !metrics.is_empty())
+            .map(|((name, help, kind), metrics)| {
+                let mut mf = MetricFamily::default();
+                mf.set_name(name.to_string());
+                mf.set_help(help.to_string());
+                mf.set_field_type(*kind);
+                mf.set_metric(metrics);
+                mf
+            })
+            .collect()
+    }
+
+    fn push_index(&self, fams: &mut [Vec<Metric>], labels: &[(&str, &str)], acc: &Acc) {
+        if let Some(mean) = acc.mean() {
+            fams[0].push(gauge(labels, mean));
+        }
+        fams[1].push(gauge(labels, acc.sum));
+        fams[2].push(gauge(labels, acc.count as f64));
+        fams[5].push(gauge(
+            labels,
+            if acc.count < self.min_responses {
+                1.0
+            } else {
+                0.0
+            },
+        ));
+    }
+}
+
+impl Collector for IndexCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.collect_at(now_ms())
+    }
+}
+
+fn label_pairs(labels: &[(&str, &str)]) -> Vec<LabelPair> {
+    labels
+        .iter()
+        .map(|(n, v)| {
+            let mut p = LabelPair::default();
+            p.set_name(n.to_string());
+            p.set_value(v.to_string());
+            p
+        })
+        .collect()
+}
+
+fn gauge(labels: &[(&str, &str)], v: f64) -> Metric {
+    let mut g = Gauge::default();
+    g.set_value(v);
+    let mut m = Metric::from_gauge(g);
+    m.set_label(label_pairs(labels));
+    m
+}
+
+fn counter(labels: &[(&str, &str)], v: u64) -> Metric {
+    let mut c = Counter::default();
+    c.set_value(v as f64);
+    let mut m = Metric::default();
+    m.set_counter(c);
+    m.set_label(label_pairs(labels));
+    m
+}

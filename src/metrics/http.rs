@@ -1,0 +1,71 @@
+//! `/metrics` (Prometheus text format), `/healthz` (the process answers) and `/readyz` (the
+//! consumer is connected and has partitions), served by axum.
+
+use std::future::Future;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::{Encoder, TextEncoder};
+use tokio::net::TcpListener;
+
+use super::Metrics;
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready_handler))
+        .with_state(metrics);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn metrics_handler(State(metrics): State<Metrics>) -> impl IntoResponse {
+    // Gathering merges the windows under short per-partition locks: keep it off the reactor.
+    let body = tokio::task::spawn_blocking(move || render(&metrics)).await;
+    match body {
+        Ok(Ok(body)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                TextEncoder::new().format_type().to_owned(),
+            )],
+            body,
+        )
+            .into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics failed: {e}\n"),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("metrics task failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// The text exposition of every registered metric.
+pub fn render(metrics: &Metrics) -> Result<String, prometheus::Error> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    TextEncoder::new().encode(&metrics.registry.gather(), &mut buf)?;
+    Ok(String::from_utf8(buf).unwrap_or_default())
+}
+
+async fn ready_handler(State(metrics): State<Metrics>) -> impl IntoResponse {
+    if metrics.ready.get() == 1 {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}

@@ -1,0 +1,434 @@
+//! The one async loop: `select! { shutdown, message, reload, tick }`.
+//!
+//! The loop only moves messages: it reads from Kafka, handles rebalance signals, and hands each
+//! message to the worker that owns its partition. Workers do the CPU work and acknowledge
+//! offsets. On shutdown the loop stops fetching, drains the workers (so every message read is
+//! applied or routed), commits, and returns.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use rdkafka::consumer::Consumer;
+use rdkafka::message::Message;
+use rdkafka::Offset;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::aspects::Lexicon;
+use crate::config::ValidConfig;
+use crate::decode::DecodeLimits;
+use crate::dimensions::DimensionGuard;
+use crate::indices::{IndexSettings, Thresholds};
+use crate::metrics::collector::IndexCollector;
+use crate::metrics::Metrics;
+use crate::model::{Model, ModelError};
+use crate::segment::{SegmentError, Segmenter};
+use crate::source::{self, DeadLetters, KafkaAck, RebalanceSignal, Source};
+use crate::state::{now_ms, LiveState, PartitionId, SharedStore};
+use crate::worker::{Job, Mode, Shared, Workers};
+
+/// Why the service could not be built or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot load model {path}: {source}")]
+    Model { path: PathBuf, source: ModelError },
+    #[error("cannot build the segmenter: {0}")]
+    Segmenter(#[from] SegmentError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("http server: {0}")]
+    Http(std::io::Error),
+}
+
+/// A built service: every fallible step (model, consumer, listener) has succeeded.
+pub struct Pipeline {
+    cfg: ValidConfig,
+    metrics: Metrics,
+    state: Arc<LiveState>,
+    model: Arc<ArcSwap<Model>>,
+    model_mtime: Option<SystemTime>,
+    segmenter: Arc<Segmenter>,
+    consumer: Arc<Source>,
+    dead_letters: Option<DeadLetters>,
+    listener: TcpListener,
+    reload: Arc<Notify>,
+}
+
+impl Pipeline {
+    /// Loads the model, builds the consumer and binds the HTTP listener.
+    pub async fn build(cfg: ValidConfig) -> Result<Pipeline, PipelineError> {
+        let metrics = Metrics::new();
+        let model = Model::load(&cfg.model.path).map_err(|source| PipelineError::Model {
+            path: cfg.model.path.clone(),
+            source,
+        })?;
+        metrics.set_model_version(model.version());
+        let model_mtime = std::fs::metadata(&cfg.model.path)
+            .and_then(|m| m.modified())
+            .ok();
+        let segmenter = Arc::new(Segmenter::new(cfg.user_dict.as_deref())?);
+        let state = Arc::new(LiveState::new(
+            cfg.windows.clone().into(),
+            cfg.buckets,
+            cfg.dimensions.labels.clone(),
+            cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
+            cfg.workers,
+        ));
+        metrics
+            .registry
+            .register(Box::new(IndexCollector::new(
+                state.clone(),
+                cfg.min_responses,
+                cfg.confidence,
+            )))
+            .expect("index collector registers once");
+        let consumer = source::consumer(&cfg, metrics.clone())?;
+        let dead_letters = match &cfg.kafka.dead_letter_topic {
+            Some(topic) => {
+                let mut cc = source::client_config(&cfg);
+                for (k, v) in &cfg.kafka_properties {
+                    cc.set(k, v);
+                }
+                Some(DeadLetters::new(cc, topic.clone(), metrics.clone())?)
+            }
+            None => None,
+        };
+        let listener =
+            TcpListener::bind(cfg.listen)
+                .await
+                .map_err(|source| PipelineError::Listen {
+                    addr: cfg.listen,
+                    source,
+                })?;
+        Ok(Pipeline {
+            cfg,
+            metrics,
+            state,
+            model: Arc::new(ArcSwap::from_pointee(model)),
+            model_mtime,
+            segmenter,
+            consumer,
+            dead_letters,
+            listener,
+            reload: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The bound metrics address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> Arc<LiveState> {
+        self.state.clone()
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.clone()
+    }
+
+    /// Notify to reload the model now (wired to SIGHUP by the binary).
+    pub fn reload_handle(&self) -> Arc<Notify> {
+        self.reload.clone()
+    }
+
+    /// Runs until `shutdown` completes, then drains, commits and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), PipelineError> {
+        let Pipeline {
+            cfg,
+            metrics,
+            state,
+            model,
+            mut model_mtime,
+            segmenter,
+            consumer,
+            dead_letters,
+            listener,
+            reload,
+        } = self;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let http_stop = Arc::new(Notify::new());
+        let http = {
+            let stop = http_stop.clone();
+            tokio::spawn(crate::metrics::http::serve(
+                listener,
+                metrics.clone(),
+                async move { stop.notified().await },
+            ))
+        };
+
+        let settings = IndexSettings {
+            csi_weights: cfg.csi_weights.clone(),
+            composite: cfg.composite,
+            thresholds: Thresholds {
+                negative_below: cfg.model.negative_below,
+                positive_above: cfg.model.positive_above,
+            },
+        };
+        let shared = Arc::new(Shared {
+            model: model.clone(),
+            segmenter,
+            settings,
+            lexicon: Lexicon::new(cfg.aspects.clone()),
+            guard: Arc::new(DimensionGuard::new(&cfg.dimensions)),
+            limits: DecodeLimits {
+                max_text_chars: cfg.limits.max_text_chars,
+                max_message_bytes: cfg.limits.max_message_bytes,
+            },
+            metrics: metrics.clone(),
+            ack: Arc::new(KafkaAck::new(
+                consumer.clone(),
+                dead_letters,
+                stopping.clone(),
+            )),
+        });
+        let workers = Workers::start(cfg.workers, shared, |i| state.totals(i));
+        let longest_ms = cfg.windows.iter().map(|w| w.length_ms).max().unwrap_or(0);
+        let mut owned: HashMap<PartitionId, Owned> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_reload_check = Instant::now();
+        tokio::pin!(shutdown);
+        tracing::info!(topics = ?cfg.kafka.topics, group = %cfg.kafka.group_id, workers = cfg.workers, "pipeline running");
+
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                _ = reload.notified() => reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Always).await,
+                msg = consumer.recv() => {
+                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms).await;
+                    let m = match msg {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "kafka receive error");
+                            continue;
+                        }
+                    };
+                    metrics.ready.set(1);
+                    let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+                    let entry = owned.iter_mut().find(|(p, _)| p.partition == partition && &*p.topic == topic);
+                    let (id, own) = match entry {
+                        Some((id, own)) => (id.clone(), own),
+                        None => {
+                            // The assignment signal has not been seen yet; own the partition now.
+                            let id = PartitionId { topic: topic.into(), partition };
+                            let own = Owned { store: state.assign(id.clone()), replay_until: None, next: None };
+                            (id.clone(), owned.entry(id).or_insert(own))
+                        }
+                    };
+                    let mode = match own.replay_until {
+                        Some(until) if offset < until => Mode::Replay,
+                        _ => Mode::Live,
+                    };
+                    if own.next.is_some_and(|n| offset < n) && mode == Mode::Live {
+                        // Already applied since this assignment (a seek re-delivered it).
+                        continue;
+                    }
+                    own.next = Some(offset + 1);
+                    let job = Job {
+                        partition: id,
+                        offset,
+                        payload: m.payload().unwrap_or_default().to_vec(),
+                        kafka_ts_ms: m.timestamp().to_millis(),
+                        store: own.store.clone(),
+                        received: Instant::now(),
+                        mode,
+                    };
+                    drop(m);
+                    workers.submit(job).await;
+                }
+                _ = tick.tick() => {
+                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms).await;
+                    housekeeping(&state, &metrics);
+                    if last_reload_check.elapsed() >= cfg.model.reload_interval {
+                        last_reload_check = Instant::now();
+                        reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Changed).await;
+                    }
+                }
+            }
+        }
+
+        tracing::info!("shutting down: draining workers");
+        stopping.store(true, Ordering::Release);
+        let drained = tokio::task::spawn_blocking(move || workers.drain());
+        if tokio::time::timeout(cfg.shutdown_timeout, drained)
+            .await
+            .is_err()
+        {
+            tracing::warn!("workers did not drain within pipeline.shutdown_timeout; unapplied messages will be read again");
+        }
+        let c = consumer.clone();
+        let _ = tokio::task::spawn_blocking(move || source::commit_now(&c)).await;
+        consumer.unsubscribe();
+        metrics.ready.set(0);
+        http_stop.notify_one();
+        match http.await {
+            Ok(r) => r.map_err(PipelineError::Http),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Per-partition bookkeeping of the loop.
+struct Owned {
+    store: SharedStore,
+    /// Offsets below this are replayed into the windows only (already counted and committed).
+    replay_until: Option<i64>,
+    /// Next offset expected; lower offsets after a seek are duplicates.
+    next: Option<i64>,
+}
+
+/// Revoked partitions lose their window state (the next owner rebuilds it); assigned ones get a
+/// fresh store, rebuilt by replaying the events of the longest window up to the committed offset.
+async fn handle_signals(
+    consumer: &Arc<Source>,
+    state: &LiveState,
+    metrics: &Metrics,
+    owned: &mut HashMap<PartitionId, Owned>,
+    longest_ms: i64,
+) {
+    for signal in consumer.context().take_signals() {
+        match signal {
+            RebalanceSignal::Revoked(parts) => {
+                for p in parts {
+                    owned.remove(&p);
+                    state.revoke(&p);
+                    let _ = metrics
+                        .consumer_lag
+                        .remove_label_values(&[&*p.topic, &p.partition.to_string()]);
+                }
+                tracing::info!(owned = owned.len(), "partitions revoked");
+            }
+            RebalanceSignal::Assigned(parts) => {
+                let new: Vec<PartitionId> = parts
+                    .into_iter()
+                    .filter(|p| !owned.contains_key(p))
+                    .collect();
+                for p in &new {
+                    owned.insert(
+                        p.clone(),
+                        Owned {
+                            store: state.assign(p.clone()),
+                            replay_until: None,
+                            next: None,
+                        },
+                    );
+                }
+                rebuild_windows(consumer, owned, &new, longest_ms).await;
+                metrics.ready.set(1);
+                tracing::info!(owned = owned.len(), "partitions assigned");
+            }
+        }
+    }
+}
+
+/// Seeks newly assigned partitions back to the start of the longest window so their window state
+/// is rebuilt exactly; messages before the committed offset are replayed without counting.
+async fn rebuild_windows(
+    consumer: &Arc<Source>,
+    owned: &mut HashMap<PartitionId, Owned>,
+    new: &[PartitionId],
+    longest_ms: i64,
+) {
+    if new.is_empty() {
+        return;
+    }
+    let since = now_ms() - longest_ms;
+    let c = consumer.clone();
+    let parts = new.to_vec();
+    let ranges = tokio::task::spawn_blocking(move || {
+        source::replay_range(&c, &parts, since, Duration::from_secs(10))
+    })
+    .await;
+    let ranges = match ranges {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot look up replay offsets; windows start empty for the new partitions");
+            return;
+        }
+        Err(_) => return,
+    };
+    for source::ReplayRange { partition: p, committed, start } in ranges {
+        let (Some(committed), Some(start)) = (committed, start) else {
+            continue;
+        };
+        if start >= committed {
+            continue;
+        }
+        if let Err(e) = consumer.seek(
+            &p.topic,
+            p.partition,
+            Offset::Offset(start),
+            Duration::from_secs(10),
+        ) {
+            tracing::warn!(error = %e, topic = %p.topic, partition = p.partition, "seek for window rebuild failed");
+            continue;
+        }
+        if let Some(own) = owned.get_mut(&p) {
+            own.replay_until = Some(committed);
+            own.next = None;
+        }
+        tracing::info!(topic = %p.topic, partition = p.partition, from = start, until = committed, "rebuilding windows by replay");
+    }
+}
+
+fn housekeeping(state: &LiveState, metrics: &Metrics) {
+    if let Some(newest) = state.newest_event_ms() {
+        metrics
+            .last_event_timestamp_seconds
+            .set(newest as f64 / 1000.0);
+        metrics
+            .event_lag_seconds
+            .set(((now_ms() - newest) as f64 / 1000.0).max(0.0));
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReloadWhen {
+    Always,
+    Changed,
+}
+
+/// Loads the model file again and swaps it in atomically: a message is scored entirely by the
+/// old or entirely by the new model. A broken file keeps the old model and is counted.
+async fn reload_model(
+    cfg: &ValidConfig,
+    model: &ArcSwap<Model>,
+    metrics: &Metrics,
+    mtime: &mut Option<SystemTime>,
+    when: ReloadWhen,
+) {
+    let path = cfg.model.path.clone();
+    let current = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    if when == ReloadWhen::Changed && (current.is_none() || current == *mtime) {
+        return;
+    }
+    *mtime = current;
+    match tokio::task::spawn_blocking(move || Model::load(&path)).await {
+        Ok(Ok(m)) => {
+            tracing::info!(model_version = m.version(), "model reloaded");
+            metrics.set_model_version(m.version());
+            model.store(Arc::new(m));
+            metrics.model_reloads.with_label_values(&["ok"]).inc();
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "model reload failed; keeping the running model");
+            metrics.model_reloads.with_label_values(&["error"]).inc();
+        }
+        Err(_) => {}
+    }
+}

@@ -1,0 +1,258 @@
+//! The Kafka side: consumer construction, the rebalance signal, offset acknowledgement and the
+//! dead-letter producer.
+//!
+//! At-least-once: `enable.auto.offset.store=false`, and a message's offset is stored only after
+//! its effects are applied to the windows (or, for an invalid message, after the dead-letter
+//! write is acknowledged). librdkafka's auto-commit then commits stored offsets only; shutdown
+//! commits synchronously.
+
+mod dead_letter;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::ValidConfig;
+use crate::decode::DecodeError;
+use crate::metrics::Metrics;
+use crate::state::PartitionId;
+use crate::worker::Acknowledge;
+
+pub use dead_letter::{DeadLetters, Envelope};
+
+/// A partition-set change recorded by the rebalance callback, handled by the pipeline loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebalanceSignal {
+    Assigned(Vec<PartitionId>),
+    Revoked(Vec<PartitionId>),
+}
+
+/// librdkafka callbacks only record what happened; the loop does the work.
+pub struct SourceContext {
+    signals: Mutex<Vec<RebalanceSignal>>,
+    pending: AtomicBool,
+    metrics: Metrics,
+}
+
+impl SourceContext {
+    pub fn new(metrics: Metrics) -> SourceContext {
+        SourceContext {
+            signals: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            metrics,
+        }
+    }
+
+    /// Takes the signals recorded since the last call.
+    pub fn take_signals(&self) -> Vec<RebalanceSignal> {
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.signals.lock().expect("rebalance signals"))
+    }
+
+    fn record(&self, s: RebalanceSignal) {
+        self.signals.lock().expect("rebalance signals").push(s);
+        self.pending.store(true, Ordering::Release);
+    }
+}
+
+fn partitions(tpl: &TopicPartitionList) -> Vec<PartitionId> {
+    tpl.elements()
+        .iter()
+        .map(|e| PartitionId {
+            topic: e.topic().into(),
+            partition: e.partition(),
+        })
+        .collect()
+}
+
+impl ClientContext for SourceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            self.metrics.ready.set(0);
+        }
+        tracing::warn!(%error, reason, "kafka client error");
+    }
+
+    /// Consumer lag per assigned partition, from librdkafka's statistics (no extra requests).
+    fn stats(&self, stats: rdkafka::Statistics) {
+        for (topic, t) in &stats.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.desired && p.consumer_lag >= 0 {
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&[topic, &partition.to_string()])
+                        .set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SourceContext {
+    fn pre_rebalance(&self, _base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => self.record(RebalanceSignal::Revoked(partitions(tpl))),
+            Rebalance::Assign(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+
+    fn post_rebalance(&self, _base: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            self.record(RebalanceSignal::Assigned(partitions(tpl)));
+        }
+    }
+}
+
+pub type Source = StreamConsumer<SourceContext>;
+
+/// Builds and subscribes the consumer. Fails before anything runs if the config is unusable.
+pub fn consumer(cfg: &ValidConfig, metrics: Metrics) -> KafkaResult<Arc<Source>> {
+    let mut cc = client_config(cfg);
+    cc.set("group.id", &cfg.kafka.group_id)
+        .set("enable.auto.offset.store", "false")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("statistics.interval.ms", "5000");
+    for (k, v) in &cfg.kafka_properties {
+        cc.set(k, v);
+    }
+    cc.set("enable.auto.offset.store", "false");
+    let consumer: Source = cc
+        .set_log_level(RDKafkaLogLevel::Warning)
+        .create_with_context(SourceContext::new(metrics))?;
+    let topics: Vec<&str> = cfg.kafka.topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    Ok(Arc::new(consumer))
+}
+
+/// Settings shared by the consumer and the producers: brokers and the user's properties
+/// (security settings apply to both).
+pub fn client_config(cfg: &ValidConfig) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &cfg.kafka.brokers);
+    cc.set("client.id", "manyi");
+    cc
+}
+
+/// The acknowledgement path used by the workers in production.
+pub struct KafkaAck {
+    consumer: Arc<Source>,
+    dead_letters: Option<DeadLetters>,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl KafkaAck {
+    pub fn new(
+        consumer: Arc<Source>,
+        dead_letters: Option<DeadLetters>,
+        shutdown: Arc<AtomicBool>,
+    ) -> KafkaAck {
+        KafkaAck {
+            consumer,
+            dead_letters,
+            shutdown,
+        }
+    }
+
+    fn store(&self, p: &PartitionId, offset: i64) {
+        // Fails only for a partition revoked meanwhile: its new owner reads the message again.
+        if let Err(e) = self
+            .consumer
+            .store_offset(&p.topic, p.partition, offset + 1)
+        {
+            tracing::debug!(error = %e, topic = %p.topic, partition = p.partition, "offset not stored");
+        }
+    }
+}
+
+impl Acknowledge for KafkaAck {
+    fn applied(&self, p: &PartitionId, offset: i64) {
+        self.store(p, offset);
+    }
+
+    fn invalid(&self, p: &PartitionId, offset: i64, payload: &[u8], reason: DecodeError) -> bool {
+        if let Some(dl) = &self.dead_letters {
+            let envelope = Envelope::new(p, offset, payload, reason);
+            if !dl.send_until_acked(&envelope, &self.shutdown) {
+                return false;
+            }
+        }
+        self.store(p, offset);
+        true
+    }
+}
+
+/// Commits the stored offsets synchronously (shutdown).
+pub fn commit_now(consumer: &Source) {
+    match consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync) {
+        Ok(()) => tracing::info!("offsets committed"),
+        // Nothing stored since the last auto-commit.
+        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "final commit failed; uncommitted messages will be read again")
+        }
+    }
+}
+
+/// Where a newly assigned partition's window state must be rebuilt from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayRange {
+    pub partition: PartitionId,
+    /// The group's committed offset, if any.
+    pub committed: Option<i64>,
+    /// The first offset at or after the start of the longest window, if any.
+    pub start: Option<i64>,
+}
+
+/// Committed offset and the offset of the first message at or after `since_ms` for each
+/// partition (for rebuilding windows after an assignment).
+pub fn replay_range(
+    consumer: &Source,
+    parts: &[PartitionId],
+    since_ms: i64,
+    timeout: Duration,
+) -> KafkaResult<Vec<ReplayRange>> {
+    let mut tpl = TopicPartitionList::new();
+    for p in parts {
+        tpl.add_partition(&p.topic, p.partition);
+    }
+    let committed = consumer.committed_offsets(tpl.clone(), timeout)?;
+    let mut times = TopicPartitionList::new();
+    for p in parts {
+        times.add_partition_offset(&p.topic, p.partition, Offset::Offset(since_ms))?;
+    }
+    let starts = consumer.offsets_for_times(times, timeout)?;
+    Ok(parts
+        .iter()
+        .map(|p| {
+            let c = committed
+                .find_partition(&p.topic, p.partition)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            let s = starts
+                .find_partition(&p.topic, p.partition)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            ReplayRange { partition: p.clone(), committed: c, start: s }
+        })
+        .collect())
+}

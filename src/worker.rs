@@ -1,0 +1,207 @@
+//! Worker threads: the CPU work of every message (decode, segment, score, window update).
+//!
+//! Each partition is served by exactly one worker (`partition hash % workers`), so a partition's
+//! messages are applied in offset order and its offsets can be acknowledged in order. Workers
+//! share nothing mutable but the window store of the partition at hand (uncontended except for a
+//! scrape) and their own raw counters.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+
+use crate::aspects::Lexicon;
+use crate::decode::{decode, DecodeError, DecodeLimits};
+use crate::dimensions::DimensionGuard;
+use crate::indices::IndexSettings;
+use crate::metrics::{Metrics, Outcome};
+use crate::model::Model;
+use crate::score::{score, ScoreParts, Scored};
+use crate::segment::Segmenter;
+use crate::state::{now_ms, PartitionId, SharedStore, Totals};
+use crate::windows::Applied;
+
+/// Whether a message is new or re-read to rebuild window state after a restart or rebalance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Apply, count, acknowledge.
+    Live,
+    /// Apply to the windows only: its counters and offset were already handled before.
+    Replay,
+}
+
+/// One message handed to a worker.
+pub struct Job {
+    pub partition: PartitionId,
+    pub offset: i64,
+    pub payload: Vec<u8>,
+    pub kafka_ts_ms: Option<i64>,
+    pub store: SharedStore,
+    pub received: Instant,
+    pub mode: Mode,
+}
+
+/// Where a worker reports a finished message. Implemented by the Kafka source (offset store,
+/// dead-letter producer) and by tests.
+pub trait Acknowledge: Send + Sync {
+    /// The message's effects are applied: its offset may be committed.
+    fn applied(&self, partition: &PartitionId, offset: i64);
+    /// The message is invalid: route it (dead-letter topic), then acknowledge it. Blocks until
+    /// routed; returns false if it could not be routed before shutdown, in which case the offset
+    /// is not acknowledged and the message will be read again.
+    fn invalid(
+        &self,
+        partition: &PartitionId,
+        offset: i64,
+        payload: &[u8],
+        reason: DecodeError,
+    ) -> bool;
+}
+
+/// What every worker reads, built once.
+pub struct Shared {
+    pub model: Arc<ArcSwap<Model>>,
+    pub segmenter: Arc<Segmenter>,
+    pub settings: IndexSettings,
+    pub lexicon: Lexicon,
+    pub guard: Arc<DimensionGuard>,
+    pub limits: DecodeLimits,
+    pub metrics: Metrics,
+    pub ack: Arc<dyn Acknowledge>,
+}
+
+/// Handles of the running workers.
+pub struct Workers {
+    senders: Vec<mpsc::Sender<Job>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Jobs queued per worker before the consumer loop waits: enough to hide scheduling jitter,
+/// small enough that a shutdown drains in milliseconds.
+const QUEUE: usize = 4096;
+
+impl Workers {
+    /// Starts `n` workers; worker `i` counts into `totals[i]`.
+    pub fn start(
+        n: usize,
+        shared: Arc<Shared>,
+        totals: impl Fn(usize) -> Arc<Mutex<Totals>>,
+    ) -> Workers {
+        let mut senders = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n.max(1) {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let shared = shared.clone();
+            let totals = totals(i);
+            senders.push(tx);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("manyi-worker-{i}"))
+                    .spawn(move || worker_loop(rx, &shared, &totals))
+                    .expect("spawn worker thread"),
+            );
+        }
+        Workers { senders, threads }
+    }
+
+    /// The worker that owns `partition`.
+    pub fn route(&self, partition: &PartitionId) -> &mpsc::Sender<Job> {
+        let h = partition
+            .topic
+            .bytes()
+            .fold(partition.partition as u64, |h, b| {
+                h.wrapping_mul(31).wrapping_add(b as u64)
+            });
+        &self.senders[(h % self.senders.len() as u64) as usize]
+    }
+
+    /// Hands a job to its worker, waiting while the worker's queue is full.
+    pub async fn submit(&self, job: Job) {
+        let tx = self.route(&job.partition);
+        // A closed channel means the worker thread died, which only a panic can cause; the
+        // message is then not acknowledged and will be read again after restart.
+        let _ = tx.send(job).await;
+    }
+
+    /// Closes the queues and waits until every queued message has been processed.
+    pub fn drain(self) {
+        drop(self.senders);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn worker_loop(mut rx: mpsc::Receiver<Job>, shared: &Shared, totals: &Mutex<Totals>) {
+    let mut scored = Scored::default();
+    while let Some(job) = rx.blocking_recv() {
+        process(job, shared, totals, &mut scored);
+    }
+}
+
+/// The whole per-message path after the consumer: decode → score → windows → acknowledge.
+pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut Scored) {
+    let live = job.mode == Mode::Live;
+    let fb = match decode(&job.payload, job.kafka_ts_ms, &shared.limits) {
+        Ok(fb) => fb,
+        Err(reason) => {
+            if live {
+                shared.metrics.invalid(reason);
+                tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message");
+                shared
+                    .ack
+                    .invalid(&job.partition, job.offset, &job.payload, reason);
+            }
+            return;
+        }
+    };
+    let model = shared.model.load();
+    let parts = ScoreParts {
+        model: &model,
+        segmenter: &shared.segmenter,
+        settings: &shared.settings,
+        lexicon: &shared.lexicon,
+    };
+    score(&fb, &parts, scored);
+    let mapped = shared.guard.map(&fb);
+    let applied = job.store.lock().expect("partition store").apply(
+        &mapped.key,
+        fb.event_time_ms,
+        &scored.values,
+        &scored.aspects,
+        now_ms(),
+    );
+    if !live {
+        return;
+    }
+    for &d in &mapped.dropped {
+        shared
+            .metrics
+            .series_dropped
+            .with_label_values(&[&shared.guard.labels()[d]])
+            .inc();
+    }
+    match applied {
+        Applied::InWindow => shared.metrics.message(Outcome::Applied),
+        Applied::Late => shared.metrics.message(Outcome::Late),
+    }
+    {
+        let mut t = totals.lock().expect("worker totals");
+        t.count(
+            &mapped.key,
+            fb.kind,
+            scored.values.nps_category,
+            fb.scores.csat,
+            scored.values.label,
+        );
+        for (&(aspect, _), &label) in scored.aspects.iter().zip(&scored.aspect_labels) {
+            t.count_aspect(aspect, label);
+        }
+    }
+    shared
+        .metrics
+        .processing_seconds
+        .observe(job.received.elapsed().as_secs_f64());
+    shared.ack.applied(&job.partition, job.offset);
+}

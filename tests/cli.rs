@@ -1,0 +1,92 @@
+//! The binary's user-facing contract: config errors name the field and exit non-zero; the shipped
+//! example config is valid; `manyi score` prints JSON lines.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn manyi() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_manyi"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn shipped_config_is_valid() {
+    let out = manyi()
+        .args(["check-config", "--config", "config/manyi.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_config_names_the_field_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[windows]\ndurations = [\"5m\", \"often\"]\n", "windows.durations[1]"),
+        ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[http]\nlisten = \"everywhere\"\n", "http.listen"),
+        ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\ngroupid = \"x\"\n", "groupid"),
+        ("[kafka]\nbrokers = \"b:9092\"\n", "topics"),
+        ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[model]\npath = \"models/missing.json\"\n", "models/missing.json"),
+    ];
+    for (i, (text, field)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = manyi()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "case {i} accepted");
+        assert!(stderr.contains(field), "case {i}: {stderr}");
+    }
+    let out = manyi()
+        .args(["check-config", "--config", "/nonexistent/manyi.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/manyi.toml"));
+}
+
+#[test]
+fn score_prints_json_lines_from_args_and_stdin() {
+    let out = manyi()
+        .args(["score", "质量很好，非常满意", "太差了，再也不买了"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["label"], "positive");
+    assert_eq!(lines[1]["label"], "negative");
+    assert!(lines[0]["p_positive"].as_f64().unwrap() > lines[1]["p_positive"].as_f64().unwrap());
+
+    let mut child = manyi()
+        .arg("score")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("物流很快\n\n客服态度恶劣\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
+}

@@ -1,0 +1,217 @@
+//! Helpers shared by the integration tests: an in-process mock Kafka cluster, a producer, and a
+//! scraper that parses the Prometheus text format.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+
+pub fn mock_cluster(
+    topics: &[(&str, i32)],
+) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    for (t, p) in topics {
+        cluster.create_topic(t, *p, 1).expect("create topic");
+    }
+    cluster
+}
+
+/// Produces each payload to `topic` (partition = index % partitions when given) and waits for acks.
+pub fn produce(brokers: &str, topic: &str, payloads: &[Vec<u8>], partitions: Option<i32>) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("producer");
+    for (i, p) in payloads.iter().enumerate() {
+        let key = i.to_string();
+        let mut rec = BaseRecord::to(topic).key(&key).payload(p);
+        if let Some(n) = partitions {
+            rec = rec.partition(i as i32 % n);
+        }
+        let mut rec = Some(rec);
+        while let Some(r) = rec.take() {
+            if let Err((e, r)) = producer.send(r) {
+                assert!(
+                    matches!(
+                        e.rdkafka_error_code(),
+                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                    ),
+                    "{e}"
+                );
+                producer.poll(Duration::from_millis(10));
+                rec = Some(r);
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+}
+
+/// One scraped sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+pub fn scrape(addr: SocketAddr) -> Vec<Sample> {
+    let body = ureq::get(&format!("http://{addr}/metrics"))
+        .call()
+        .expect("GET /metrics")
+        .into_body()
+        .read_to_string()
+        .expect("body");
+    let lines = body.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid exposition");
+    scrape
+        .samples
+        .into_iter()
+        .map(|s| {
+            let value = match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            };
+            Sample {
+                name: s.metric,
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                value,
+            }
+        })
+        .collect()
+}
+
+/// The value of the single sample of `name` whose labels include `labels`.
+pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect();
+    assert!(
+        found.len() <= 1,
+        "{name} {labels:?} matches {} samples: {found:?}",
+        found.len()
+    );
+    found.first().map(|s| s.value)
+}
+
+/// Scrapes until `done` holds or the deadline passes (then panics with the last scrape).
+pub fn wait_for(
+    addr: SocketAddr,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&[Sample]) -> bool,
+) -> Vec<Sample> {
+    let start = Instant::now();
+    loop {
+        let samples = scrape(addr);
+        if done(&samples) {
+            return samples;
+        }
+        if start.elapsed() > timeout {
+            let relevant: Vec<_> = samples
+                .iter()
+                .filter(|s| {
+                    s.name.starts_with("manyi_messages") || s.name.starts_with("manyi_invalid")
+                })
+                .collect();
+            panic!("timed out waiting for {what}; last counters: {relevant:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub fn model_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json")
+}
+
+/// A pipeline running on its own runtime thread.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: std::sync::Arc<manyi::state::LiveState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), manyi::PipelineError>>>,
+}
+
+impl Running {
+    /// Signals shutdown and waits for the drain and final commit.
+    pub fn stop(mut self) -> Result<(), manyi::PipelineError> {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().expect("pipeline thread")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn start(cfg: manyi::ValidConfig) -> Running {
+    let (tx_ready, rx_ready) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let p = manyi::Pipeline::build(cfg).await?;
+            tx_ready.send((p.local_addr(), p.state())).unwrap();
+            p.run(async move {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    });
+    let (addr, state) = rx_ready
+        .recv_timeout(Duration::from_secs(60))
+        .expect("pipeline built");
+    Running {
+        addr,
+        state,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+/// A validated config for a mock cluster, metrics on an ephemeral port.
+pub fn config(brokers: &str, topics: &[&str], group: &str) -> manyi::Config {
+    let mut c = manyi::Config::for_brokers(brokers, topics);
+    c.http.listen = "127.0.0.1:0".into();
+    c.kafka.group_id = group.into();
+    c.model.path = model_path();
+    c.kafka
+        .properties
+        .insert("fetch.wait.max.ms".into(), "20".into());
+    c.pipeline.workers = 2;
+    c
+}
