@@ -362,7 +362,12 @@ async fn rebuild_windows(
         }
         Err(_) => return,
     };
-    for source::ReplayRange { partition: p, committed, start } in ranges {
+    for source::ReplayRange {
+        partition: p,
+        committed,
+        start,
+    } in ranges
+    {
         let (Some(committed), Some(start)) = (committed, start) else {
             continue;
         };

@@ -47,10 +47,10 @@ pub struct Job {
 pub trait Acknowledge: Send + Sync {
     /// The message's effects are applied: its offset may be committed.
     fn applied(&self, partition: &PartitionId, offset: i64);
-    /// The message is invalid: route it (dead-letter topic), then acknowledge it. Blocks until
+    /// The message is invalid: route it (to the dead-letter topic, if configured). Blocks until
     /// routed; returns false if it could not be routed before shutdown, in which case the offset
-    /// is not acknowledged and the message will be read again.
-    fn invalid(
+    /// must not be acknowledged and the message will be read again.
+    fn dead_letter(
         &self,
         partition: &PartitionId,
         offset: i64,
@@ -149,9 +149,12 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
             if live {
                 shared.metrics.invalid(reason);
                 tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message");
-                shared
+                if shared
                     .ack
-                    .invalid(&job.partition, job.offset, &job.payload, reason);
+                    .dead_letter(&job.partition, job.offset, &job.payload, reason)
+                {
+                    shared.ack.applied(&job.partition, job.offset);
+                }
             }
             return;
         }

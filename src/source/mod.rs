@@ -185,15 +185,19 @@ impl Acknowledge for KafkaAck {
         self.store(p, offset);
     }
 
-    fn invalid(&self, p: &PartitionId, offset: i64, payload: &[u8], reason: DecodeError) -> bool {
-        if let Some(dl) = &self.dead_letters {
-            let envelope = Envelope::new(p, offset, payload, reason);
-            if !dl.send_until_acked(&envelope, &self.shutdown) {
-                return false;
+    fn dead_letter(
+        &self,
+        p: &PartitionId,
+        offset: i64,
+        payload: &[u8],
+        reason: DecodeError,
+    ) -> bool {
+        match &self.dead_letters {
+            Some(dl) => {
+                dl.send_until_acked(&Envelope::new(p, offset, payload, reason), &self.shutdown)
             }
+            None => true,
         }
-        self.store(p, offset);
-        true
     }
 }
 
@@ -252,7 +256,11 @@ pub fn replay_range(
                     Offset::Offset(o) => Some(o),
                     _ => None,
                 });
-            ReplayRange { partition: p.clone(), committed: c, start: s }
+            ReplayRange {
+                partition: p.clone(),
+                committed: c,
+                start: s,
+            }
         })
         .collect())
 }
