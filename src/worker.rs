@@ -147,12 +147,14 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
         Ok(fb) => fb,
         Err(reason) => {
             if live {
-                shared.metrics.invalid(reason);
                 tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message");
-                if shared
-                    .ack
-                    .dead_letter(&job.partition, job.offset, &job.payload, reason)
-                {
+                let routed =
+                    shared
+                        .ack
+                        .dead_letter(&job.partition, job.offset, &job.payload, reason);
+                // Counted after routing, so a scrape that sees it counted also sees the dead letter.
+                shared.metrics.invalid(reason);
+                if routed {
                     shared.ack.applied(&job.partition, job.offset);
                 }
             }
@@ -185,10 +187,6 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
             .with_label_values(&[&shared.guard.labels()[d]])
             .inc();
     }
-    match applied {
-        Applied::InWindow => shared.metrics.message(Outcome::Applied),
-        Applied::Late => shared.metrics.message(Outcome::Late),
-    }
     {
         let mut t = totals.lock().expect("worker totals");
         t.count(
@@ -201,6 +199,11 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
         for (&(aspect, _), &label) in scored.aspects.iter().zip(&scored.aspect_labels) {
             t.count_aspect(aspect, label);
         }
+    }
+    // Counted last, so a scrape that sees the message counted also sees its other effects.
+    match applied {
+        Applied::InWindow => shared.metrics.message(Outcome::Applied),
+        Applied::Late => shared.metrics.message(Outcome::Late),
     }
     shared
         .metrics
