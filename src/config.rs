@@ -57,6 +57,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub close_the_loop: CloseTheLoopConfig,
 }
 
 /// Where feedback comes from.
@@ -371,6 +373,39 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Close-the-loop: unhappy customers published for CRM / ticketing follow-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseTheLoopConfig {
+    /// Topic receiving one JSON follow-up per qualifying event. Unset: disabled.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Publish NPS detractors (0–6).
+    #[serde(default = "default_true")]
+    pub nps_detractors: bool,
+    /// Publish complaints whose text scores P(positive) below this.
+    #[serde(default = "default_complaint_below")]
+    pub complaint_below: f64,
+}
+
+const fn default_true() -> bool {
+    true
+}
+/// 0.2: "strongly negative", well inside the negative label (< 0.4).
+const fn default_complaint_below() -> f64 {
+    0.2
+}
+
+impl Default for CloseTheLoopConfig {
+    fn default() -> Self {
+        CloseTheLoopConfig {
+            topic: None,
+            nps_detractors: default_true(),
+            complaint_below: default_complaint_below(),
+        }
+    }
+}
+
 /// Durations written as "5s", "1m 30s" (humantime).
 mod humantime_serde_compat {
     use serde::{Deserialize, Deserializer};
@@ -410,6 +445,7 @@ pub struct ValidConfig {
     pub limits: LimitsConfig,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    pub close_the_loop: CloseTheLoopConfig,
 }
 
 impl Config {
@@ -454,6 +490,7 @@ impl Config {
             aspects: AspectsConfig::default(),
             limits: LimitsConfig::default(),
             pipeline: PipelineConfig::default(),
+            close_the_loop: CloseTheLoopConfig::default(),
         }
     }
 
@@ -655,6 +692,21 @@ impl Config {
                 ));
             }
         }
+        let ctl = &self.close_the_loop;
+        if let Some(t) = &ctl.topic {
+            if !valid_topic_name(t) || self.kafka.topics.contains(t) {
+                return Err(invalid(
+                    "close_the_loop.topic",
+                    format!("{t:?} must be a valid topic name other than the input topics"),
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&ctl.complaint_below) {
+            return Err(invalid(
+                "close_the_loop.complaint_below",
+                "must be a probability in [0, 1]",
+            ));
+        }
         let workers = if self.pipeline.workers == 0 {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -683,6 +735,7 @@ impl Config {
             limits: self.limits,
             workers,
             shutdown_timeout: self.pipeline.shutdown_timeout,
+            close_the_loop: self.close_the_loop,
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod decode;
 pub mod demo;
 pub mod dimensions;
 pub mod features;
+pub mod follow_up;
 pub mod indices;
 pub mod metrics;
 pub mod model;

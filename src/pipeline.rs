@@ -24,6 +24,7 @@ use crate::aspects::Lexicon;
 use crate::config::ValidConfig;
 use crate::decode::DecodeLimits;
 use crate::dimensions::DimensionGuard;
+use crate::follow_up::FollowUps;
 use crate::indices::{IndexSettings, Thresholds};
 use crate::metrics::collector::IndexCollector;
 use crate::metrics::Metrics;
@@ -31,7 +32,7 @@ use crate::model::{Model, ModelError};
 use crate::segment::{SegmentError, Segmenter};
 use crate::source::{self, DeadLetters, KafkaAck, RebalanceSignal, Source};
 use crate::state::{now_ms, LiveState, PartitionId, SharedStore};
-use crate::worker::{Job, Mode, Shared, Workers};
+use crate::worker::{Acknowledge, Job, Mode, Shared, Workers};
 
 /// Why the service could not be built or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +179,28 @@ impl Pipeline {
                 positive_above: cfg.model.positive_above,
             },
         };
+        let source_ack: Arc<dyn Acknowledge> = Arc::new(KafkaAck::new(
+            consumer.clone(),
+            dead_letters,
+            stopping.clone(),
+        ));
+        let follow_ups = match &cfg.close_the_loop.topic {
+            Some(_) => {
+                let mut cc = source::client_config(&cfg);
+                for (k, v) in &cfg.kafka_properties {
+                    cc.set(k, v);
+                }
+                let aspects = cfg.aspects.iter().map(|(a, _)| a.clone()).collect();
+                Some(FollowUps::new(
+                    cc,
+                    cfg.close_the_loop.clone(),
+                    aspects,
+                    source_ack.clone(),
+                    metrics.clone(),
+                )?)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             model: model.clone(),
             segmenter,
@@ -189,11 +212,11 @@ impl Pipeline {
                 max_message_bytes: cfg.limits.max_message_bytes,
             },
             metrics: metrics.clone(),
-            ack: Arc::new(KafkaAck::new(
-                consumer.clone(),
-                dead_letters,
-                stopping.clone(),
-            )),
+            ack: match &follow_ups {
+                Some(f) => f.clone(),
+                None => source_ack,
+            },
+            follow_ups: follow_ups.clone(),
         });
         let workers = Workers::start(cfg.workers, shared, |i| state.totals(i));
         let longest_ms = cfg.windows.iter().map(|w| w.length_ms).max().unwrap_or(0);
@@ -254,6 +277,9 @@ impl Pipeline {
                 _ = tick.tick() => {
                     handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms).await;
                     housekeeping(&state, &metrics);
+                    if let Some(f) = &follow_ups {
+                        f.retry();
+                    }
                     if last_reload_check.elapsed() >= cfg.model.reload_interval {
                         last_reload_check = Instant::now();
                         reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Changed).await;
@@ -270,6 +296,10 @@ impl Pipeline {
             .is_err()
         {
             tracing::warn!("workers did not drain within pipeline.shutdown_timeout; unapplied messages will be read again");
+        }
+        if let Some(f) = follow_ups {
+            let timeout = cfg.shutdown_timeout;
+            let _ = tokio::task::spawn_blocking(move || f.flush(timeout)).await;
         }
         let c = consumer.clone();
         let _ = tokio::task::spawn_blocking(move || source::commit_now(&c)).await;

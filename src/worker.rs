@@ -69,6 +69,8 @@ pub struct Shared {
     pub limits: DecodeLimits,
     pub metrics: Metrics,
     pub ack: Arc<dyn Acknowledge>,
+    /// Close-the-loop publisher, when `close_the_loop.topic` is set.
+    pub follow_ups: Option<Arc<crate::follow_up::FollowUps>>,
 }
 
 /// Handles of the running workers.
@@ -199,6 +201,9 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
         for (&(aspect, _), &label) in scored.aspects.iter().zip(&scored.aspect_labels) {
             t.count_aspect(aspect, label);
         }
+    }
+    if let Some(f) = &shared.follow_ups {
+        f.consider(&fb, scored, &job.partition, job.offset);
     }
     // Counted last, so a scrape that sees the message counted also sees its other effects.
     match applied {

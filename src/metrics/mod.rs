@@ -49,6 +49,8 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     pub series_dropped: IntCounterVec,
     pub model_reloads: IntCounterVec,
+    follow_ups_ok: IntCounter,
+    follow_ups_error: IntCounter,
     build_info: IntGaugeVec,
 }
 
@@ -129,6 +131,14 @@ impl Metrics {
             &["result"],
         )
         .expect("metric");
+        let follow_vec = IntCounterVec::new(
+            Opts::new(
+                "manyi_follow_ups_total",
+                "Close-the-loop follow-up deliveries by result (ok, error; errors are retried).",
+            ),
+            &["result"],
+        )
+        .expect("metric");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "manyi_build_info",
@@ -149,6 +159,7 @@ impl Metrics {
             Box::new(series_dropped.clone()),
             Box::new(model_reloads.clone()),
             Box::new(build_info.clone()),
+            Box::new(follow_vec.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -171,6 +182,8 @@ impl Metrics {
             consumer_lag,
             series_dropped,
             model_reloads,
+            follow_ups_ok: follow_vec.with_label_values(&["ok"]),
+            follow_ups_error: follow_vec.with_label_values(&["error"]),
             build_info,
         }
     }
@@ -186,6 +199,16 @@ impl Metrics {
             .unwrap_or(0);
         self.invalid[i].inc();
         self.message(Outcome::Invalid);
+    }
+
+    /// Counts a follow-up acknowledged by the broker.
+    pub fn follow_up_delivered(&self) {
+        self.follow_ups_ok.inc();
+    }
+
+    /// Counts a failed follow-up delivery (it is retried).
+    pub fn follow_up_failed(&self) {
+        self.follow_ups_error.inc();
     }
 
     /// Sets `manyi_build_info` for the running model, replacing the previous model's series.

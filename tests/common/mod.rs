@@ -215,3 +215,25 @@ pub fn config(brokers: &str, topics: &[&str], group: &str) -> manyi::Config {
     c.pipeline.workers = 2;
     c
 }
+
+/// Reads every message of `topic` (all partitions) from the beginning, waiting until `n` arrived.
+pub fn consume_all(brokers: &str, topic: &str, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("reader-{topic}-{}", now_ms()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let start = Instant::now();
+    let mut out = Vec::new();
+    while out.len() < n && start.elapsed() < timeout {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push(m.payload().unwrap_or_default().to_vec());
+        }
+    }
+    out
+}
