@@ -27,6 +27,8 @@ pub enum Command {
     Train(crate::model::train::TrainArgs),
     /// Evaluate a sentiment model on labelled data.
     Eval(crate::model::eval::EvalArgs),
+    /// End-to-end throughput: produce generated events, consume them through the real pipeline.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,4 +70,37 @@ pub struct ScoreArgs {
     /// P(positive) above this is positive.
     #[arg(long, default_value_t = 0.6)]
     pub positive_above: f64,
+}
+
+/// Text length of generated bench events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextLength {
+    /// About 25 characters.
+    Short,
+    /// About 70 characters.
+    Long,
+    /// Half short, half long.
+    Mixed,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Events to produce and consume.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Text length of the events.
+    #[arg(long, value_enum, default_value_t = TextLength::Short)]
+    pub text: TextLength,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Use this broker instead of the in-process mock cluster (the topic "bench" must exist).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Model artifact.
+    #[arg(long, default_value = "models/default.json")]
+    pub model: PathBuf,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -60,6 +60,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Score(args) => score(&args),
+        Command::Bench(args) => {
+            let report = runtime()?.block_on(manyi::bench::run(&args))?;
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(())
+        }
         Command::Train(args) => Ok(manyi::model::train::run(&args).map(|_| ())?),
         Command::Eval(args) => Ok(manyi::model::eval::run(&args)?),
     }

@@ -171,25 +171,43 @@ fn detractors_are_published_for_follow_up() {
     let running = start(cfg.validate().unwrap());
     let t = now_ms();
     let events = vec![
-        ev(json!({"id": "d1", "ts": t, "kind": "survey", "scores": {"nps": 2, "csat": 1}, "dims": {"channel": "app"}})),
-        ev(json!({"id": "p1", "ts": t, "kind": "survey", "scores": {"nps": 10}, "dims": {"channel": "app"}})),
-        ev(json!({"id": "d2", "ts": t, "kind": "survey", "scores": {"nps": 6}, "dims": {"channel": "web"}})),
+        ev(
+            json!({"id": "d1", "ts": t, "kind": "survey", "scores": {"nps": 2, "csat": 1}, "dims": {"channel": "app"}}),
+        ),
+        ev(
+            json!({"id": "p1", "ts": t, "kind": "survey", "scores": {"nps": 10}, "dims": {"channel": "app"}}),
+        ),
+        ev(
+            json!({"id": "d2", "ts": t, "kind": "survey", "scores": {"nps": 6}, "dims": {"channel": "web"}}),
+        ),
     ];
     produce(&brokers, "fb", &events, Some(2));
     wait_for(running.addr, "3 applied", Duration::from_secs(60), |s| {
         value(s, "manyi_messages_total", &[("outcome", "applied")]) == Some(3.0)
     });
     let got = common::consume_all(&brokers, "followup", 2, Duration::from_secs(30));
-    let mut docs: Vec<manyi::follow_up::FollowUp> = got.iter().map(|b| serde_json::from_slice(b).unwrap()).collect();
+    let mut docs: Vec<manyi::follow_up::FollowUp> = got
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect();
     docs.sort_by(|a, b| a.id.cmp(&b.id));
-    assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["d1", "d2"]);
+    assert_eq!(
+        docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["d1", "d2"]
+    );
     assert_eq!(docs[0].reasons, ["nps_detractor"]);
     assert_eq!(docs[0].scores["csat"], 1);
     assert_eq!(docs[0].dims["channel"], "app");
     assert_eq!(docs[0].source.topic, "fb");
-    let s = wait_for(running.addr, "2 follow-ups acknowledged", Duration::from_secs(30), |s| {
-        value(s, "manyi_follow_ups_total", &[("result", "ok")]) == Some(2.0)
-    });
-    assert_eq!(value(&s, "manyi_follow_ups_total", &[("result", "error")]), Some(0.0));
+    let s = wait_for(
+        running.addr,
+        "2 follow-ups acknowledged",
+        Duration::from_secs(30),
+        |s| value(s, "manyi_follow_ups_total", &[("result", "ok")]) == Some(2.0),
+    );
+    assert_eq!(
+        value(&s, "manyi_follow_ups_total", &[("result", "error")]),
+        Some(0.0)
+    );
     running.stop().unwrap();
 }

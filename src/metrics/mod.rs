@@ -192,6 +192,11 @@ impl Metrics {
         self.messages[outcome as usize].inc();
     }
 
+    /// Messages consumed so far, whatever their outcome.
+    pub fn consumed(&self) -> u64 {
+        self.messages.iter().map(|c| c.get()).sum()
+    }
+
     pub fn invalid(&self, reason: DecodeError) {
         let i = DecodeError::ALL
             .iter()

@@ -1,0 +1,430 @@
+//! `manyi bench`: end-to-end throughput, Kafka in → indices on /metrics, through the real
+//! pipeline (consumer, workers, windows, exporter) on the in-process mock cluster or a real broker.
+//!
+//! The mock cluster keeps only 5 MiB per partition, so events are produced in chunks that fit,
+//! and only the time the pipeline spends consuming each chunk is measured (from the end of the
+//! chunk's production to the last message applied). Producer time is excluded; the pipeline's
+//! fetch wait at the start of each chunk is included.
+
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+use serde::Serialize;
+
+use crate::cli::{BenchArgs, TextLength};
+use crate::config::Config;
+use crate::decode::{decode, DecodeLimits};
+use crate::demo::texts::{ASPECTS, MIXED, NEUTRAL};
+use crate::pipeline::{Pipeline, PipelineError};
+use crate::state::now_ms;
+
+const TOPIC: &str = "bench";
+const PARTITIONS: i32 = 8;
+/// Bytes per chunk: well under the mock cluster's 5 MiB per partition × 8 partitions.
+const CHUNK_BYTES: usize = 24 << 20;
+
+/// Why the benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("config: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("the pipeline stopped consuming: {consumed} of {expected} messages after 120 s without progress")]
+    Stalled { consumed: u64, expected: u64 },
+}
+
+/// The result, printed as a table or as one JSON object (`--json`).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub messages: u64,
+    pub text: String,
+    pub workers: usize,
+    pub mean_text_chars: f64,
+    pub seconds: f64,
+    pub msgs_per_sec: f64,
+    pub mb_per_sec: f64,
+    /// Received → applied, from the `manyi_processing_seconds` histogram (bucket-interpolated).
+    pub p50_latency_ms: f64,
+    pub p99_latency_ms: f64,
+    pub peak_rss_mb: f64,
+    /// Share of single-thread CPU time per stage, measured on a sample of the same messages.
+    pub stage_shares: StageShares,
+    pub broker: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct StageShares {
+    pub decode: f64,
+    pub score: f64,
+    pub windows: f64,
+}
+
+/// Generates bench events of the requested text length.
+pub struct EventSource {
+    rng: SmallRng,
+    length: TextLength,
+    texts: Vec<&'static str>,
+    seq: u64,
+}
+
+impl EventSource {
+    pub fn new(length: TextLength, seed: u64) -> EventSource {
+        let mut texts: Vec<&'static str> = ASPECTS
+            .iter()
+            .flat_map(|a| a.positive.iter().chain(a.negative.iter()))
+            .copied()
+            .collect();
+        texts.extend(NEUTRAL);
+        texts.extend(MIXED);
+        EventSource {
+            rng: SmallRng::seed_from_u64(seed),
+            length,
+            texts,
+            seq: 0,
+        }
+    }
+
+    /// A text of `lo..=hi` characters.
+    fn text(&mut self, lo: usize, hi: usize) -> String {
+        // Join demo texts until the length is in range (short texts are used as they are).
+        loop {
+            let mut t = String::new();
+            while t.chars().count() < lo {
+                if !t.is_empty() {
+                    t.push('，');
+                }
+                t.push_str(self.texts[self.rng.random_range(0..self.texts.len())]);
+            }
+            if t.chars().count() <= hi {
+                return t;
+            }
+        }
+    }
+
+    /// The next payload.
+    pub fn next_event(&mut self, ts_ms: i64) -> Vec<u8> {
+        self.seq += 1;
+        let long = match self.length {
+            TextLength::Short => false,
+            TextLength::Long => true,
+            TextLength::Mixed => self.rng.random_bool(0.5),
+        };
+        // Short ≈ 25 characters, long ≈ 70.
+        let text = if long {
+            self.text(60, 85)
+        } else {
+            self.text(18, 32)
+        };
+        let channel = crate::demo::generate::CHANNELS[self
+            .rng
+            .random_range(0..crate::demo::generate::CHANNELS.len())];
+        let mut event = serde_json::json!({
+            "id": format!("b-{}", self.seq), "ts": ts_ms, "kind": "review", "text": text,
+            "dims": {"channel": channel},
+        });
+        if self.rng.random_bool(0.3) {
+            event["scores"] = serde_json::json!({"csat": self.rng.random_range(1..=5), "nps": self.rng.random_range(0..=10)});
+        }
+        serde_json::to_vec(&event).expect("bench event serialises")
+    }
+}
+
+/// Runs the benchmark.
+pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
+    let cluster;
+    let brokers = match &args.brokers {
+        Some(b) => b.clone(),
+        None => {
+            cluster = rdkafka::mocking::MockCluster::new(1)?;
+            cluster.create_topic(TOPIC, PARTITIONS, 1)?;
+            cluster.bootstrap_servers()
+        }
+    };
+    let mut config = Config::for_brokers(&brokers, &[TOPIC]);
+    config.http.listen = "127.0.0.1:0".into();
+    config.model.path = args.model.clone();
+    config.kafka.group_id = format!("manyi-bench-{}", now_ms());
+    config
+        .kafka
+        .properties
+        .insert("fetch.wait.max.ms".into(), "10".into());
+    config.pipeline.workers = args.workers.unwrap_or(0);
+    let cfg = config.validate()?;
+    let workers = cfg.workers;
+    let pipeline = Pipeline::build(cfg).await?;
+    let metrics = pipeline.metrics();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(pipeline.run(async move {
+        let _ = stop_rx.await;
+    }));
+
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let mut source = EventSource::new(args.text, 42);
+    // Warm-up, not measured: the group join and first fetch take up to seconds.
+    let warmup: Vec<Vec<u8>> = (0..1000).map(|_| source.next_event(now_ms())).collect();
+    for (i, p) in warmup.iter().enumerate() {
+        let key = (i as u64).to_le_bytes();
+        let _ = producer.send(BaseRecord::to(TOPIC).key(&key[..]).payload(p));
+    }
+    producer.flush(Duration::from_secs(60))?;
+    wait_consumed(&metrics, warmup.len() as u64, 0).await?;
+    let mut sample = Vec::new();
+    let (mut produced, mut bytes, mut chars) = (0u64, 0u64, 0u64);
+    let mut consuming = Duration::ZERO;
+    let latency_before = histogram(&metrics);
+    let start_consumed = metrics.consumed();
+    while produced < args.messages {
+        // Produce one chunk while the pipeline is idle.
+        let mut chunk_bytes = 0;
+        let ts = now_ms();
+        while produced < args.messages && chunk_bytes < CHUNK_BYTES {
+            let payload = source.next_event(ts);
+            if sample.len() < 2000 {
+                sample.push(payload.clone());
+            }
+            chunk_bytes += payload.len();
+            let key = produced.to_le_bytes();
+            let mut record = BaseRecord::to(TOPIC).key(&key[..]).payload(&payload);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, r)) => {
+                        record = r;
+                        producer.poll(Duration::from_millis(5));
+                    }
+                }
+            }
+            produced += 1;
+        }
+        producer.flush(Duration::from_secs(60))?;
+        bytes += chunk_bytes as u64;
+        let target = start_consumed + produced;
+        let t0 = Instant::now();
+        let mut last_progress = (metrics.consumed(), Instant::now());
+        while metrics.consumed() < target {
+            tokio::time::sleep(Duration::from_micros(500)).await;
+            let c = metrics.consumed();
+            if c != last_progress.0 {
+                last_progress = (c, Instant::now());
+            } else if last_progress.1.elapsed() > Duration::from_secs(120) {
+                return Err(BenchError::Stalled {
+                    consumed: c - start_consumed,
+                    expected: produced,
+                });
+            }
+        }
+        consuming += t0.elapsed();
+        if !args.json {
+            eprint!("\rbench: {produced}/{} messages", args.messages);
+        }
+    }
+    if !args.json {
+        eprintln!();
+    }
+    for p in &sample {
+        if let Ok(fb) = decode(p, None, &DecodeLimits::default()) {
+            chars += fb.text.map_or(0, |t| t.chars().count() as u64);
+        }
+    }
+    let _ = stop_tx.send(());
+    let _ = running.await;
+
+    let seconds = consuming.as_secs_f64();
+    let (p50, p99) = latency_quantiles(&latency_before, &histogram(&metrics));
+    Ok(Report {
+        messages: produced,
+        text: format!("{:?}", args.text).to_lowercase(),
+        workers,
+        mean_text_chars: chars as f64 / sample.len().max(1) as f64,
+        seconds,
+        msgs_per_sec: produced as f64 / seconds,
+        mb_per_sec: bytes as f64 / seconds / 1e6,
+        p50_latency_ms: p50 * 1000.0,
+        p99_latency_ms: p99 * 1000.0,
+        peak_rss_mb: peak_rss_mb(),
+        stage_shares: stage_shares(&sample, &args.model),
+        broker: if args.brokers.is_some() {
+            "external".into()
+        } else {
+            "mock".into()
+        },
+    })
+}
+
+/// Waits until `target` messages were consumed; fails after two minutes without progress.
+async fn wait_consumed(
+    metrics: &crate::metrics::Metrics,
+    target: u64,
+    base: u64,
+) -> Result<(), BenchError> {
+    let mut last_progress = (metrics.consumed(), Instant::now());
+    while metrics.consumed() < target {
+        tokio::time::sleep(Duration::from_micros(500)).await;
+        let c = metrics.consumed();
+        if c != last_progress.0 {
+            last_progress = (c, Instant::now());
+        } else if last_progress.1.elapsed() > Duration::from_secs(120) {
+            return Err(BenchError::Stalled {
+                consumed: c - base,
+                expected: target - base,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `(upper bound, cumulative count)` of the processing-time histogram's buckets.
+fn histogram(metrics: &crate::metrics::Metrics) -> Vec<(f64, u64)> {
+    use prometheus::core::Collector;
+    let mf = metrics.processing_seconds.collect();
+    mf.first()
+        .and_then(|f| f.get_metric().first())
+        .map(|m| {
+            m.get_histogram()
+                .get_bucket()
+                .iter()
+                .map(|b| (b.upper_bound(), b.cumulative_count()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Quantiles of the latencies observed between two histogram snapshots, interpolated linearly
+/// within buckets.
+fn latency_quantiles(before: &[(f64, u64)], after: &[(f64, u64)]) -> (f64, f64) {
+    let buckets: Vec<(f64, f64)> = after
+        .iter()
+        .enumerate()
+        .map(|(i, &(ub, c))| (ub, (c - before.get(i).map_or(0, |b| b.1)) as f64))
+        .collect();
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    let q = |q: f64| {
+        let rank = q * total;
+        let mut prev = (0.0, 0.0);
+        for &(ub, c) in &buckets {
+            if c >= rank {
+                let frac = if c > prev.1 {
+                    (rank - prev.1) / (c - prev.1)
+                } else {
+                    1.0
+                };
+                return prev.0 + frac * (ub - prev.0);
+            }
+            prev = (ub, c);
+        }
+        prev.0
+    };
+    (q(0.5), q(0.99))
+}
+
+/// Single-thread time per stage on the sample (decode; segment + features + score + aspects; windows).
+fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
+    use crate::aspects::Lexicon;
+    use crate::indices::IndexSettings;
+    use crate::score::{score, ScoreParts, Scored};
+    use crate::windows::{Layout, PartitionStore};
+    let Ok(model) = crate::model::Model::load(model) else {
+        return StageShares::default();
+    };
+    let Ok(segmenter) = crate::segment::Segmenter::new(None) else {
+        return StageShares::default();
+    };
+    let cfg = match Config::for_brokers("x:1", &["t"]).validate() {
+        Ok(c) => c,
+        Err(_) => return StageShares::default(),
+    };
+    let lexicon = Lexicon::new(cfg.aspects.clone());
+    let settings = IndexSettings::default();
+    let parts = ScoreParts {
+        model: &model,
+        segmenter: &segmenter,
+        settings: &settings,
+        lexicon: &lexicon,
+    };
+    let guard = crate::dimensions::DimensionGuard::new(&cfg.dimensions);
+    let mut store = PartitionStore::new(
+        cfg.windows.clone().into(),
+        cfg.buckets,
+        Layout {
+            aspects: lexicon.len(),
+        },
+    );
+    let limits = DecodeLimits::default();
+    let (mut d, mut s, mut w) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut scored = Scored::default();
+    for _ in 0..3 {
+        for p in sample {
+            let t = Instant::now();
+            let Ok(fb) = decode(p, None, &limits) else {
+                continue;
+            };
+            d += t.elapsed();
+            let t = Instant::now();
+            score(&fb, &parts, &mut scored);
+            s += t.elapsed();
+            let t = Instant::now();
+            let key = guard.map(&fb).key;
+            store.apply(
+                &key,
+                fb.event_time_ms,
+                &scored.values,
+                &scored.aspects,
+                fb.event_time_ms,
+            );
+            w += t.elapsed();
+        }
+    }
+    let total = (d + s + w).as_secs_f64().max(1e-12);
+    StageShares {
+        decode: d.as_secs_f64() / total,
+        score: s.as_secs_f64() / total,
+        windows: w.as_secs_f64() / total,
+    }
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+impl Report {
+    /// Human-readable summary.
+    pub fn table(&self) -> String {
+        format!(
+            "messages        {}\ntext            {} (mean {:.1} chars)\nworkers         {}\nbroker          {}\nconsume time    {:.3} s\nthroughput      {:.0} msgs/s, {:.1} MB/s\nlatency         p50 {:.3} ms, p99 {:.3} ms (received → applied)\npeak RSS        {:.1} MB\nstage shares    decode {:.1}%, segment+features+score {:.1}%, windows {:.1}%\n",
+            self.messages,
+            self.text,
+            self.mean_text_chars,
+            self.workers,
+            self.broker,
+            self.seconds,
+            self.msgs_per_sec,
+            self.mb_per_sec,
+            self.p50_latency_ms,
+            self.p99_latency_ms,
+            self.peak_rss_mb,
+            self.stage_shares.decode * 100.0,
+            self.stage_shares.score * 100.0,
+            self.stage_shares.windows * 100.0,
+        )
+    }
+}
