@@ -9,9 +9,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use manyi::model::Model;
 use manyi::segment::Segmenter;
 
-static SEGMENTER: LazyLock<Segmenter> = LazyLock::new(|| Segmenter::new(None).expect("default dictionary"));
+static SEGMENTER: LazyLock<Segmenter> =
+    LazyLock::new(|| Segmenter::new(None).expect("default dictionary"));
 static MODEL: LazyLock<Model> = LazyLock::new(|| {
-    Model::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json")).expect("default model")
+    Model::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json"))
+        .expect("default model")
 });
 
 const SHORT: &str = "物流太慢了，客服也不理人";

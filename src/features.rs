@@ -75,7 +75,10 @@ pub enum Negation {
     Off,
     /// Words after a cue are marked negated until the clause ends, or after `max_words` words
     /// if it is non-zero.
-    Scope { cues: Vec<String>, max_words: u8 },
+    Scope {
+        cues: Vec<String>,
+        max_words: u8,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,16 +97,79 @@ pub enum RowNorm {
 
 /// Negation cues. Whole jieba tokens only: 不错 and 无敌 are their own words and stay positive.
 pub const DEFAULT_NEGATION_CUES: &[&str] = &[
-    "不", "没", "没有", "别", "无", "非", "未", "不是", "不会", "不能", "不要", "不用", "不够",
-    "不太", "不怎么", "没什么", "毫无", "并非", "从未", "从不", "绝不", "决不", "并不", "并没有",
-    "甭", "勿", "莫", "不再", "未必", "无法", "不曾", "尚未",
+    "不",
+    "没",
+    "没有",
+    "别",
+    "无",
+    "非",
+    "未",
+    "不是",
+    "不会",
+    "不能",
+    "不要",
+    "不用",
+    "不够",
+    "不太",
+    "不怎么",
+    "没什么",
+    "毫无",
+    "并非",
+    "从未",
+    "从不",
+    "绝不",
+    "决不",
+    "并不",
+    "并没有",
+    "甭",
+    "勿",
+    "莫",
+    "不再",
+    "未必",
+    "无法",
+    "不曾",
+    "尚未",
 ];
 
 /// Degree adverbs.
 pub const DEFAULT_DEGREE_ADVERBS: &[&str] = &[
-    "很", "太", "非常", "有点", "有些", "特别", "十分", "极", "极其", "超", "超级", "相当", "比较",
-    "挺", "真", "真的", "最", "更", "蛮", "稍微", "略", "格外", "尤其", "实在", "过于", "太过",
-    "极度", "超级无敌", "好", "巨", "贼", "忒", "较", "颇", "一点", "一点也", "一点都",
+    "很",
+    "太",
+    "非常",
+    "有点",
+    "有些",
+    "特别",
+    "十分",
+    "极",
+    "极其",
+    "超",
+    "超级",
+    "相当",
+    "比较",
+    "挺",
+    "真",
+    "真的",
+    "最",
+    "更",
+    "蛮",
+    "稍微",
+    "略",
+    "格外",
+    "尤其",
+    "实在",
+    "过于",
+    "太过",
+    "极度",
+    "超级无敌",
+    "好",
+    "巨",
+    "贼",
+    "忒",
+    "较",
+    "颇",
+    "一点",
+    "一点也",
+    "一点都",
 ];
 
 impl Default for FeatureSpec {
@@ -116,11 +182,17 @@ impl Default for FeatureSpec {
             words: WordGrams::UnigramsAndBigrams,
             char_ngrams: Some(CharNgrams { min: 1, max: 3 }),
             negation: Negation::Scope {
-                cues: DEFAULT_NEGATION_CUES.iter().map(|s| s.to_string()).collect(),
+                cues: DEFAULT_NEGATION_CUES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
                 max_words: 0,
             },
             degree: Degree::Mark {
-                adverbs: DEFAULT_DEGREE_ADVERBS.iter().map(|s| s.to_string()).collect(),
+                adverbs: DEFAULT_DEGREE_ADVERBS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
             },
             row_norm: RowNorm::L2,
         }
@@ -187,7 +259,10 @@ impl SparseVec {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.indices.iter().copied().zip(self.values.iter().copied())
+        self.indices
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
     }
 }
 
@@ -435,10 +510,12 @@ mod tests {
 
     #[test]
     fn negation_can_be_limited_or_off() {
-        let mut spec = FeatureSpec::default();
-        spec.negation = Negation::Scope {
-            cues: vec!["不".into()],
-            max_words: 1,
+        let mut spec = FeatureSpec {
+            negation: Negation::Scope {
+                cues: vec!["不".into()],
+                max_words: 1,
+            },
+            ..FeatureSpec::default()
         };
         let f = Featurizer::new(spec.clone()).unwrap();
         let mut v = SparseVec::default();
@@ -470,7 +547,10 @@ mod tests {
         for gram in [&['质'][..], &['质', '量', '好'], &['价', '格'], &['低']] {
             assert!(v.indices.binary_search(&f.bucket_chars(gram)).is_ok());
         }
-        assert!(v.indices.binary_search(&f.bucket_chars(&['好', '价'])).is_err());
+        assert!(v
+            .indices
+            .binary_search(&f.bucket_chars(&['好', '价']))
+            .is_err());
         // 2 clauses: words 3+2, bigrams 1+1, chars (3+2+1)+(3+2+1).
         assert!(v.len() <= 5 + 2 + 12);
     }
@@ -496,11 +576,18 @@ mod tests {
 
     #[test]
     fn invalid_specs_are_refused() {
-        let mut spec = FeatureSpec::default();
-        spec.version = 99;
-        assert!(matches!(Featurizer::new(spec), Err(FeatureError::Version { found: 99, .. })));
-        let mut spec = FeatureSpec::default();
-        spec.char_ngrams = Some(CharNgrams { min: 3, max: 2 });
+        let spec = FeatureSpec {
+            version: 99,
+            ..FeatureSpec::default()
+        };
+        assert!(matches!(
+            Featurizer::new(spec),
+            Err(FeatureError::Version { found: 99, .. })
+        ));
+        let spec = FeatureSpec {
+            char_ngrams: Some(CharNgrams { min: 3, max: 2 }),
+            ..FeatureSpec::default()
+        };
         assert!(Featurizer::new(spec).is_err());
     }
 }

@@ -139,7 +139,9 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("line 2"), "{msg}");
         assert!(msg.contains(&f.path().display().to_string()), "{msg}");
-        let missing = Segmenter::new(Some(Path::new("/nonexistent/dict.txt"))).err().unwrap();
+        let missing = Segmenter::new(Some(Path::new("/nonexistent/dict.txt")))
+            .err()
+            .unwrap();
         assert!(matches!(missing, SegmentError::Io { .. }));
     }
 }

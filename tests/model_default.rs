@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use manyi::model::Model;
 use manyi::segment::Segmenter;
 
-static SEGMENTER: LazyLock<Segmenter> = LazyLock::new(|| Segmenter::new(None).expect("default dictionary"));
+static SEGMENTER: LazyLock<Segmenter> =
+    LazyLock::new(|| Segmenter::new(None).expect("default dictionary"));
 static MODEL: LazyLock<Model> = LazyLock::new(|| {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json");
     Model::load(&path).expect("models/default.json loads")

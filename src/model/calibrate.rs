@@ -80,7 +80,11 @@ mod tests {
             for k in 0..100 {
                 margins.push(z);
                 let pos = (k as f64 + 0.5) / 100.0 < p;
-                labels.push(if pos { Label::Positive } else { Label::Negative });
+                labels.push(if pos {
+                    Label::Positive
+                } else {
+                    Label::Negative
+                });
             }
         }
         let platt = Platt::fit(&margins, &labels);
@@ -90,6 +94,9 @@ mod tests {
 
     #[test]
     fn one_class_falls_back_to_identity() {
-        assert_eq!(Platt::fit(&[1.0, 2.0], &[Label::Positive; 2]), Platt::IDENTITY);
+        assert_eq!(
+            Platt::fit(&[1.0, 2.0], &[Label::Positive; 2]),
+            Platt::IDENTITY
+        );
     }
 }

@@ -57,7 +57,10 @@ fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn file_name(path: &Path) -> String {
@@ -93,7 +96,10 @@ fn load_lines(path: &Path, label: Label, corpus: &mut Corpus) -> Result<(), Mode
     let bytes = read(path)?;
     let text = String::from_utf8(bytes.clone()).map_err(|e| ModelError::Data {
         path: path.to_path_buf(),
-        line: 1 + bytes[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64,
+        line: 1 + bytes[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64,
         reason: "not UTF-8".to_string(),
     })?;
     let before = corpus.examples.len();
@@ -101,7 +107,10 @@ fn load_lines(path: &Path, label: Label, corpus: &mut Corpus) -> Result<(), Mode
         text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(|l| Example { text: l.to_string(), label }),
+            .map(|l| Example {
+                text: l.to_string(),
+                label,
+            }),
     );
     corpus.files.push(CorpusFile {
         name: file_name(path),
@@ -117,16 +126,27 @@ fn load_csv(path: &Path, corpus: &mut Corpus) -> Result<(), ModelError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(&bytes[..]);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(&bytes[..]);
     let headers = reader.headers().map_err(csv_err)?.clone();
-    let find = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let find = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
     let missing = |what: &str| ModelError::Data {
         path: path.to_path_buf(),
         line: 1,
-        reason: format!("header has no `{what}` column (found: {})", headers.iter().collect::<Vec<_>>().join(",")),
+        reason: format!(
+            "header has no `{what}` column (found: {})",
+            headers.iter().collect::<Vec<_>>().join(",")
+        ),
     };
     let label_col = find("label").ok_or_else(|| missing("label"))?;
-    let text_col = find("text").or_else(|| find("review")).ok_or_else(|| missing("text` or `review"))?;
+    let text_col = find("text")
+        .or_else(|| find("review"))
+        .ok_or_else(|| missing("text` or `review"))?;
     let before = corpus.examples.len();
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
@@ -136,15 +156,24 @@ fn load_csv(path: &Path, corpus: &mut Corpus) -> Result<(), ModelError> {
             line,
             reason,
         };
-        let raw_label = record.get(label_col).ok_or_else(|| bad("missing label field".into()))?.trim();
+        let raw_label = record
+            .get(label_col)
+            .ok_or_else(|| bad("missing label field".into()))?
+            .trim();
         let label = match raw_label {
             "1" | "1.0" => Label::Positive,
             "0" | "0.0" => Label::Negative,
             other => return Err(bad(format!("label `{other}` is not 1 or 0"))),
         };
-        let text = record.get(text_col).ok_or_else(|| bad("missing text field".into()))?.trim();
+        let text = record
+            .get(text_col)
+            .ok_or_else(|| bad("missing text field".into()))?
+            .trim();
         if !text.is_empty() {
-            corpus.examples.push(Example { text: text.to_string(), label });
+            corpus.examples.push(Example {
+                text: text.to_string(),
+                label,
+            });
         }
     }
     corpus.files.push(CorpusFile {
@@ -168,13 +197,21 @@ pub fn dedupe(examples: &[Example]) -> Deduped {
     kept.sort_unstable();
     Deduped {
         conflicting: kept.iter().filter(|(_, c)| *c).count(),
-        examples: kept.iter().filter(|(_, c)| !c).map(|(i, _)| examples[*i].clone()).collect(),
+        examples: kept
+            .iter()
+            .filter(|(_, c)| !c)
+            .map(|(i, _)| examples[*i].clone())
+            .collect(),
     }
 }
 
 /// Stratified, seeded split: returns (train, validation) indices, each sorted, with
 /// `validation_fraction` of each class in validation.
-pub fn stratified_split(labels: &[Label], validation_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+pub fn stratified_split(
+    labels: &[Label],
+    validation_fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for class in [Label::Negative, Label::Positive] {
@@ -195,7 +232,10 @@ mod tests {
     use std::io::Write;
 
     fn ex(text: &str, label: Label) -> Example {
-        Example { text: text.into(), label }
+        Example {
+            text: text.into(),
+            label,
+        }
     }
 
     #[test]
@@ -207,16 +247,32 @@ mod tests {
             ex("一般", Label::Positive),
             ex("一般", Label::Negative),
         ]);
-        assert_eq!(d.examples, vec![ex("好", Label::Positive), ex("差", Label::Negative)]);
+        assert_eq!(
+            d.examples,
+            vec![ex("好", Label::Positive), ex("差", Label::Negative)]
+        );
         assert_eq!(d.conflicting, 1);
     }
 
     #[test]
     fn split_is_stratified_and_seeded() {
-        let labels: Vec<Label> = (0..100).map(|i| if i < 30 { Label::Positive } else { Label::Negative }).collect();
+        let labels: Vec<Label> = (0..100)
+            .map(|i| {
+                if i < 30 {
+                    Label::Positive
+                } else {
+                    Label::Negative
+                }
+            })
+            .collect();
         let (train, val) = stratified_split(&labels, 0.2, 7);
         assert_eq!(val.len(), 20);
-        assert_eq!(val.iter().filter(|&&i| labels[i] == Label::Positive).count(), 6);
+        assert_eq!(
+            val.iter()
+                .filter(|&&i| labels[i] == Label::Positive)
+                .count(),
+            6
+        );
         assert_eq!(train.len() + val.len(), 100);
         assert_eq!(stratified_split(&labels, 0.2, 7), (train, val));
     }
@@ -229,8 +285,14 @@ mod tests {
             .unwrap()
             .write_all("label,review\n1,\"很好,推荐\"\n0,太差\n".as_bytes())
             .unwrap();
-        let c = load(&[path.clone()]).unwrap();
-        assert_eq!(c.examples, vec![ex("很好,推荐", Label::Positive), ex("太差", Label::Negative)]);
+        let c = load(std::slice::from_ref(&path)).unwrap();
+        assert_eq!(
+            c.examples,
+            vec![
+                ex("很好,推荐", Label::Positive),
+                ex("太差", Label::Negative)
+            ]
+        );
         assert_eq!(c.files[0].rows, 2);
         std::fs::write(&path, "label,text\n1,好\nyes,差\n").unwrap();
         let err = load(&[path]).unwrap_err().to_string();

@@ -74,7 +74,10 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport, ModelError> {
 pub fn run(args: &EvalArgs) -> Result<(), ModelError> {
     let r = evaluate(args)?;
     if args.json {
-        println!("{}", serde_json::to_string(&r).expect("a report always serialises"));
+        println!(
+            "{}",
+            serde_json::to_string(&r).expect("a report always serialises")
+        );
         return Ok(());
     }
     let c = r.confusion;

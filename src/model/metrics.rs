@@ -52,7 +52,11 @@ pub fn roc_auc(labels: &[Label], scores: &[f64]) -> f64 {
             j += 1;
         }
         let avg_rank = (i + 1 + j) as f64 / 2.0;
-        rank_sum += avg_rank * order[i..j].iter().filter(|&&k| labels[k] == Label::Positive).count() as f64;
+        rank_sum += avg_rank
+            * order[i..j]
+                .iter()
+                .filter(|&&k| labels[k] == Label::Positive)
+                .count() as f64;
         i = j;
     }
     (rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0) / (n_pos as f64 * n_neg as f64)
@@ -81,7 +85,9 @@ impl Metrics {
         Metrics {
             n,
             accuracy: (c.true_pos + c.true_neg) as f64 / nf,
-            macro_f1: (f1(c.true_pos, c.false_pos, c.false_neg) + f1(c.true_neg, c.false_neg, c.false_pos)) / 2.0,
+            macro_f1: (f1(c.true_pos, c.false_pos, c.false_neg)
+                + f1(c.true_neg, c.false_neg, c.false_pos))
+                / 2.0,
             roc_auc: roc_auc(labels, p),
             brier: brier / nf,
             log_loss: log_loss / nf,
@@ -107,7 +113,15 @@ mod tests {
     #[test]
     fn confusion_accuracy_f1_brier() {
         let m = Metrics::compute(&[P, P, N, N], &[0.9, 0.4, 0.2, 0.6]);
-        assert_eq!(m.confusion, Confusion { true_pos: 1, false_pos: 1, true_neg: 1, false_neg: 1 });
+        assert_eq!(
+            m.confusion,
+            Confusion {
+                true_pos: 1,
+                false_pos: 1,
+                true_neg: 1,
+                false_neg: 1
+            }
+        );
         assert_eq!(m.accuracy, 0.5);
         assert!((m.macro_f1 - 0.5).abs() < 1e-12);
         assert!((m.brier - (0.01 + 0.36 + 0.04 + 0.36) / 4.0).abs() < 1e-12);

@@ -14,7 +14,9 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use twox_hash::XxHash64;
 
-use crate::features::{normalise_text, FeatureError, FeatureSpec, Featurizer, Namespace, SparseVec};
+use crate::features::{
+    normalise_text, FeatureError, FeatureSpec, Featurizer, Namespace, SparseVec,
+};
 use crate::segment::{SegmentError, Segmenter};
 
 pub mod calibrate;
@@ -167,7 +169,10 @@ const PROBE: &[(Namespace, &[&str])] = &[
 ];
 
 fn hash_probe(f: &Featurizer) -> Vec<u32> {
-    PROBE.iter().map(|(ns, parts)| f.bucket(*ns, parts)).collect()
+    PROBE
+        .iter()
+        .map(|(ns, parts)| f.bucket(*ns, parts))
+        .collect()
 }
 
 /// A loaded model: immutable, `Send + Sync`.
@@ -269,8 +274,8 @@ impl Model {
             format: String,
             format_version: u32,
         }
-        let header: Header =
-            serde_json::from_slice(bytes).map_err(|source| ModelError::Malformed { path: p(), source })?;
+        let header: Header = serde_json::from_slice(bytes)
+            .map_err(|source| ModelError::Malformed { path: p(), source })?;
         if header.format != ARTIFACT_FORMAT || header.format_version != ARTIFACT_FORMAT_VERSION {
             return Err(ModelError::Format {
                 path: p(),
@@ -278,8 +283,8 @@ impl Model {
                 found_version: header.format_version,
             });
         }
-        let a: Artifact =
-            serde_json::from_slice(bytes).map_err(|source| ModelError::Malformed { path: p(), source })?;
+        let a: Artifact = serde_json::from_slice(bytes)
+            .map_err(|source| ModelError::Malformed { path: p(), source })?;
         let computed = a.spec.fingerprint();
         if computed != a.spec_fingerprint {
             return Err(ModelError::SpecFingerprint {
@@ -321,10 +326,18 @@ impl Model {
             }
             weights[i] = v;
         }
-        if !a.intercept.is_finite() || !a.calibration.a.is_finite() || !a.calibration.b.is_finite() {
+        if !a.intercept.is_finite() || !a.calibration.a.is_finite() || !a.calibration.b.is_finite()
+        {
             return Err(bad("intercept or calibration not finite".to_string()));
         }
-        Model::from_parts(&a.name, featurizer, weights, a.intercept, a.calibration, a.metadata)
+        Model::from_parts(
+            &a.name,
+            featurizer,
+            weights,
+            a.intercept,
+            a.calibration,
+            a.metadata,
+        )
     }
 
     /// Writes the artifact as JSON (atomically: a temporary file renamed into place, so a
@@ -407,7 +420,14 @@ impl Model {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
             let s = &mut *guard;
-            featurize(&self.featurizer, segmenter, text, &mut s.text, &mut s.words, &mut s.features);
+            featurize(
+                &self.featurizer,
+                segmenter,
+                text,
+                &mut s.text,
+                &mut s.words,
+                &mut s.features,
+            );
             if s.features.is_empty() {
                 0.5
             } else {
@@ -444,8 +464,15 @@ mod tests {
         w[f.bucket(Namespace::Word, &["好"]) as usize] = 4.0;
         w[f.bucket(Namespace::Word, &["差"]) as usize] = -4.0;
         w[f.bucket(Namespace::NegatedWord, &["好"]) as usize] = -3.0;
-        Model::from_parts("test", f, w, 0.1, Platt { a: 1.0, b: 0.0 }, TrainingMetadata::default())
-            .unwrap()
+        Model::from_parts(
+            "test",
+            f,
+            w,
+            0.1,
+            Platt { a: 1.0, b: 0.0 },
+            TrainingMetadata::default(),
+        )
+        .unwrap()
     }
 
     fn save_to_string(m: &Model) -> String {
@@ -467,7 +494,11 @@ mod tests {
         assert_eq!(back.version(), m.version());
         assert!(back.version().starts_with("test-"));
         for text in ["好", "很差", "不好", "质量好", ""] {
-            assert_eq!(back.p_positive(&seg, text), m.p_positive(&seg, text), "{text}");
+            assert_eq!(
+                back.p_positive(&seg, text),
+                m.p_positive(&seg, text),
+                "{text}"
+            );
         }
         assert!(m.p_positive(&seg, "好") > 0.8);
         assert!(m.p_positive(&seg, "差") < 0.2);
@@ -494,7 +525,10 @@ mod tests {
         let json = save_to_string(&tiny_model());
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["spec"]["hash_seed"] = 7.into();
-        assert!(matches!(load_str(&v.to_string()), Err(ModelError::SpecFingerprint { .. })));
+        assert!(matches!(
+            load_str(&v.to_string()),
+            Err(ModelError::SpecFingerprint { .. })
+        ));
 
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["hash_probe"][0] = 1.into();
@@ -507,11 +541,17 @@ mod tests {
         let json = save_to_string(&tiny_model());
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["format_version"] = 2.into();
-        assert!(matches!(load_str(&v.to_string()), Err(ModelError::Format { .. })));
+        assert!(matches!(
+            load_str(&v.to_string()),
+            Err(ModelError::Format { .. })
+        ));
         assert!(matches!(load_str("{"), Err(ModelError::Malformed { .. })));
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["weight_values"] = "AAAA".into();
-        assert!(matches!(load_str(&v.to_string()), Err(ModelError::Weights { .. })));
+        assert!(matches!(
+            load_str(&v.to_string()),
+            Err(ModelError::Weights { .. })
+        ));
         let err = Model::load(Path::new("/nonexistent/model.json")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/model.json"));
     }

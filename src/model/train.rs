@@ -17,7 +17,9 @@ use ndarray::{Array1, Array2, ShapeBuilder};
 
 use super::data::{self, Label};
 use super::{featurize, AlphaResult, Metrics, Model, ModelError, Platt, TrainingMetadata};
-use crate::features::{CharNgrams, Degree, FeatureSpec, Featurizer, Negation, SparseVec, WordGrams};
+use crate::features::{
+    CharNgrams, Degree, FeatureSpec, Featurizer, Negation, SparseVec, WordGrams,
+};
 use crate::segment::Segmenter;
 
 /// On/off switch for a feature family (used for ablations).
@@ -230,10 +232,15 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         deduped.conflicting
     );
     if n_pos < 2 || examples.len() - n_pos < 2 {
-        return Err(ModelError::Dataset("need at least 2 texts of each class".into()));
+        return Err(ModelError::Dataset(
+            "need at least 2 texts of each class".into(),
+        ));
     }
     if args.alpha.is_empty() || args.alpha.iter().any(|a| !a.is_finite() || *a < 0.0) {
-        return Err(ModelError::Dataset(format!("bad alpha grid {:?}", args.alpha)));
+        return Err(ModelError::Dataset(format!(
+            "bad alpha grid {:?}",
+            args.alpha
+        )));
     }
 
     let segmenter = Segmenter::new(args.user_dict.as_deref())?;
@@ -243,10 +250,22 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     let mut rows = Vec::with_capacity(examples.len());
     for (k, e) in examples.iter().enumerate() {
         let mut v = SparseVec::default();
-        featurize(&featurizer, &segmenter, &e.text, &mut text_buf, &mut words, &mut v);
+        featurize(
+            &featurizer,
+            &segmenter,
+            &e.text,
+            &mut text_buf,
+            &mut words,
+            &mut v,
+        );
         rows.push(v);
         if (k + 1) % 5000 == 0 {
-            eprintln!("train: featurised {}/{} texts ({:.1}s)", k + 1, examples.len(), elapsed());
+            eprintln!(
+                "train: featurised {}/{} texts ({:.1}s)",
+                k + 1,
+                examples.len(),
+                elapsed()
+            );
         }
     }
     eprintln!("train: featurised {} texts ({:.1}s)", rows.len(), elapsed());
@@ -259,7 +278,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     let train_labels: Vec<Label> = train_idx.iter().map(|&i| labels[i]).collect();
     let val_rows: Vec<&SparseVec> = val_idx.iter().map(|&i| &rows[i]).collect();
     let val_labels: Vec<Label> = val_idx.iter().map(|&i| labels[i]).collect();
-    let columns = select_columns(train_rows.iter().copied(), buckets, args.min_df, args.max_columns);
+    let columns = select_columns(
+        train_rows.iter().copied(),
+        buckets,
+        args.min_df,
+        args.max_columns,
+    );
     eprintln!(
         "train: {} train / {} validation rows, {} columns (min_df {}, cap {})",
         train_rows.len(),
@@ -274,7 +298,14 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     let mut best_key = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     for &alpha in &args.alpha {
         let t = Instant::now();
-        let (w, b) = fit(&train_rows, &train_labels, &columns, buckets, alpha, args.max_iterations)?;
+        let (w, b) = fit(
+            &train_rows,
+            &train_labels,
+            &columns,
+            buckets,
+            alpha,
+            args.max_iterations,
+        )?;
         let m = margins(&w, b, &val_rows);
         let platt = Platt::fit(&m, &val_labels);
         let p: Vec<f64> = m.iter().map(|&z| platt.apply(z)).collect();
@@ -311,7 +342,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     drop(columns);
     if args.refit == Refit::All {
         let all_rows: Vec<&SparseVec> = rows.iter().collect();
-        let all_columns = select_columns(all_rows.iter().copied(), buckets, args.min_df, args.max_columns);
+        let all_columns = select_columns(
+            all_rows.iter().copied(),
+            buckets,
+            args.min_df,
+            args.max_columns,
+        );
         // The loss sums over rows, so the penalty scales with the row count to keep the same
         // balance as the alpha chosen on the training part.
         let scaled = alpha * all_rows.len() as f32 / train_rows.len() as f32;
@@ -320,7 +356,14 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
             all_rows.len(),
             all_columns.bucket_of.len()
         );
-        let (w, b) = fit(&all_rows, &labels, &all_columns, buckets, scaled, args.max_iterations)?;
+        let (w, b) = fit(
+            &all_rows,
+            &labels,
+            &all_columns,
+            buckets,
+            scaled,
+            args.max_iterations,
+        )?;
         weights = w;
         intercept = b;
         n_columns = all_columns.bucket_of.len();
@@ -345,7 +388,14 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         validation: Some(validation.clone()),
         training_seconds: elapsed(),
     };
-    let model = Model::from_parts(&args.name, featurizer, weights, intercept, calibration, metadata)?;
+    let model = Model::from_parts(
+        &args.name,
+        featurizer,
+        weights,
+        intercept,
+        calibration,
+        metadata,
+    )?;
     model.save(&args.out)?;
     eprintln!(
         "train: wrote {} ({}) in {:.1}s",
@@ -368,8 +418,20 @@ mod tests {
     #[test]
     fn trains_a_tiny_model_end_to_end() {
         let dir = tempfile::tempdir().unwrap();
-        let pos = ["质量很好，很满意", "非常好用，推荐", "物流快，好评", "不错，值得购买", "很喜欢，五星"];
-        let neg = ["质量很差，失望", "不好用，退货", "物流太慢，差评", "不满意，别买", "很讨厌，垃圾"];
+        let pos = [
+            "质量很好，很满意",
+            "非常好用，推荐",
+            "物流快，好评",
+            "不错，值得购买",
+            "很喜欢，五星",
+        ];
+        let neg = [
+            "质量很差，失望",
+            "不好用，退货",
+            "物流太慢，差评",
+            "不满意，别买",
+            "很讨厌，垃圾",
+        ];
         let mut csv = String::from("label,text\n");
         for k in 0..4 {
             for t in pos {
@@ -411,7 +473,10 @@ mod tests {
     #[test]
     fn char_ngram_argument_parses() {
         assert_eq!(parse_char_ngrams("off"), Ok(CharNgramArg(None)));
-        assert_eq!(parse_char_ngrams("2-4"), Ok(CharNgramArg(Some(CharNgrams { min: 2, max: 4 }))));
+        assert_eq!(
+            parse_char_ngrams("2-4"),
+            Ok(CharNgramArg(Some(CharNgrams { min: 2, max: 4 })))
+        );
         assert!(parse_char_ngrams("3").is_err());
     }
 }
