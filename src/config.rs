@@ -740,6 +740,40 @@ impl Config {
     }
 }
 
+impl ValidConfig {
+    /// The user's librdkafka properties that apply to producers (dead letters, follow-ups):
+    /// consumer-only ones are left out, so librdkafka does not warn about them.
+    pub fn producer_properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.kafka_properties
+            .iter()
+            .filter(|(k, _)| {
+                !CONSUMER_ONLY
+                    .iter()
+                    .any(|c| k.as_str() == *c || (c.ends_with('.') && k.starts_with(c)))
+            })
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// librdkafka consumer-only properties (exact names, or prefixes ending in '.').
+const CONSUMER_ONLY: &[&str] = &[
+    "fetch.",
+    "group.",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "partition.assignment.strategy",
+    "isolation.level",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "enable.partition.eof",
+    "check.crcs",
+    "max.partition.fetch.bytes",
+];
+
 /// Properties manyi owns: overriding them would break at-least-once delivery.
 const MANAGED_PROPERTIES: &[&str] = &["enable.auto.offset.store", "group.id", "bootstrap.servers"];
 

@@ -98,7 +98,7 @@ impl Pipeline {
         let dead_letters = match &cfg.kafka.dead_letter_topic {
             Some(topic) => {
                 let mut cc = source::client_config(&cfg);
-                for (k, v) in &cfg.kafka_properties {
+                for (k, v) in cfg.producer_properties() {
                     cc.set(k, v);
                 }
                 Some(DeadLetters::new(cc, topic.clone(), metrics.clone())?)
@@ -187,7 +187,7 @@ impl Pipeline {
         let follow_ups = match &cfg.close_the_loop.topic {
             Some(_) => {
                 let mut cc = source::client_config(&cfg);
-                for (k, v) in &cfg.kafka_properties {
+                for (k, v) in cfg.producer_properties() {
                     cc.set(k, v);
                 }
                 let aspects = cfg.aspects.iter().map(|(a, _)| a.clone()).collect();

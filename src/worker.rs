@@ -135,6 +135,33 @@ impl Workers {
     }
 }
 
+/// A bad producer can send thousands of invalid messages a second: log one per second, count all.
+static INVALID_LOG: LogLimiter = LogLimiter::new();
+
+struct LogLimiter {
+    last_second: std::sync::atomic::AtomicI64,
+}
+
+impl LogLimiter {
+    const fn new() -> LogLimiter {
+        LogLimiter {
+            last_second: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Returns true if and only if nothing was logged yet in the current second.
+    fn allow(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = now_ms() / 1000;
+        let last = self.last_second.load(Ordering::Relaxed);
+        last != now
+            && self
+                .last_second
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 fn worker_loop(mut rx: mpsc::Receiver<Job>, shared: &Shared, totals: &Mutex<Totals>) {
     let mut scored = Scored::default();
     while let Some(job) = rx.blocking_recv() {
@@ -149,7 +176,9 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
         Ok(fb) => fb,
         Err(reason) => {
             if live {
-                tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message");
+                if INVALID_LOG.allow() {
+                    tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message (at most one logged per second; all are counted)");
+                }
                 let routed =
                     shared
                         .ack
