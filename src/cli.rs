@@ -27,6 +27,8 @@ pub enum Command {
     Train(crate::model::train::TrainArgs),
     /// Evaluate a sentiment model on labelled data.
     Eval(crate::model::eval::EvalArgs),
+    /// Replay past feedback into OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
+    Backfill(BackfillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,4 +70,23 @@ pub struct ScoreArgs {
     /// P(positive) above this is positive.
     #[arg(long, default_value_t = 0.6)]
     pub positive_above: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// TOML config file (topics, windows, dimensions, model).
+    #[arg(long, short, default_value = "config/manyi.toml")]
+    pub config: PathBuf,
+    /// First sample time, RFC 3339 (e.g. 2026-11-01T00:00:00+08:00).
+    #[arg(long)]
+    pub from: String,
+    /// Last sample time, RFC 3339 (default: now; reading stops at the end offsets seen at start).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Time between two samples of every series.
+    #[arg(long, default_value = "1m")]
+    pub step: String,
+    /// OpenMetrics output file.
+    #[arg(long)]
+    pub out: PathBuf,
 }
