@@ -365,7 +365,7 @@ fn read_events(
         events.push(Event {
             ms: fb.event_time_ms,
             key: guard.map(&fb).key,
-            values: scored.values.clone(),
+            values: scored.values,
             aspects: scored.aspects.clone(),
         });
     }
@@ -376,11 +376,14 @@ fn read_events(
     Ok(events)
 }
 
+/// Series labels in OpenMetrics syntax → `(time ms, value)` samples in time order.
+type Series = BTreeMap<String, Vec<(i64, f64)>>;
+
 /// Samples per family and series, in time order (steps are visited in order).
 #[derive(Default)]
 struct Samples {
-    /// Family name → (help, series labels in OpenMetrics syntax → samples).
-    families: BTreeMap<String, (String, BTreeMap<String, Vec<(i64, f64)>>)>,
+    /// Family name → (help, series).
+    families: BTreeMap<String, (String, Series)>,
 }
 
 impl Samples {
