@@ -29,6 +29,8 @@ pub enum Command {
     Eval(crate::model::eval::EvalArgs),
     /// End-to-end throughput: produce generated events, consume them through the real pipeline.
     Bench(BenchArgs),
+    /// Replay past feedback into OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
+    Backfill(BackfillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,4 +105,23 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// TOML config file (topics, windows, dimensions, model).
+    #[arg(long, short, default_value = "config/manyi.toml")]
+    pub config: PathBuf,
+    /// First sample time, RFC 3339 (e.g. 2026-11-01T00:00:00+08:00).
+    #[arg(long)]
+    pub from: String,
+    /// Last sample time, RFC 3339 (default: now; reading stops at the end offsets seen at start).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Time between two samples of every series.
+    #[arg(long, default_value = "1m")]
+    pub step: String,
+    /// OpenMetrics output file.
+    #[arg(long)]
+    pub out: PathBuf,
 }

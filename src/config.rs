@@ -94,6 +94,10 @@ pub struct HttpConfig {
     /// Address for /metrics, /healthz and /readyz.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Optional TLS and basic auth: a web-config file in the Prometheus exporter-toolkit format
+    /// (`tls_server_config`, `basic_auth_users`). Unset: plain HTTP, no auth.
+    #[serde(default)]
+    pub web_config: Option<PathBuf>,
 }
 
 /// Loopback by default: exposing metrics beyond the host is an explicit choice.
@@ -105,6 +109,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: default_listen(),
+            web_config: None,
         }
     }
 }
@@ -432,6 +437,8 @@ pub struct ValidConfig {
     /// librdkafka properties with `env:`/`file:` references resolved.
     pub kafka_properties: BTreeMap<String, String>,
     pub listen: SocketAddr,
+    /// TLS and basic auth of the HTTP endpoints, loaded and checked from `http.web_config`.
+    pub web: Option<crate::metrics::web::WebConfig>,
     pub model: ModelConfig,
     pub user_dict: Option<PathBuf>,
     pub windows: Vec<WindowSpec>,
@@ -549,6 +556,14 @@ impl Config {
                 ),
             )
         })?;
+
+        let web = match &self.http.web_config {
+            Some(path) => Some(
+                crate::metrics::web::WebConfig::load(path)
+                    .map_err(|e| invalid("http.web_config", e.to_string()))?,
+            ),
+            None => None,
+        };
 
         let m = &self.model;
         for (field, v) in [
@@ -722,6 +737,7 @@ impl Config {
             kafka_properties,
             kafka: self.kafka,
             listen,
+            web,
             model: self.model,
             user_dict: self.segmenter.user_dict,
             windows,

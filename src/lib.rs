@@ -12,6 +12,7 @@
 //! event-time bucket rings ([`windows`]), so replicas add up exactly.
 
 pub mod aspects;
+pub mod backfill;
 pub mod bench;
 pub mod cli;
 pub mod config;

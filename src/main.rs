@@ -71,6 +71,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Train(args) => Ok(manyi::model::train::run(&args).map(|_| ())?),
         Command::Eval(args) => Ok(manyi::model::eval::run(&args)?),
+        Command::Backfill(args) => {
+            let cfg = Config::from_file(&args.config)?.validate()?;
+            let range =
+                manyi::backfill::Range::parse(&args.from, args.until.as_deref(), &args.step)?;
+            let s = manyi::backfill::run(&cfg, range, &args.out)?;
+            eprintln!(
+                "{}: {} series, {} samples over {} steps ({} messages, {} applied, {} invalid, {} outside the range)",
+                args.out.display(), s.series, s.samples, s.steps, s.messages, s.applied, s.invalid, s.outside
+            );
+            Ok(())
+        }
     }
 }
 

@@ -164,9 +164,10 @@ impl Pipeline {
         let http_stop = Arc::new(Notify::new());
         let http = {
             let stop = http_stop.clone();
-            tokio::spawn(crate::metrics::http::serve(
+            tokio::spawn(crate::metrics::http::serve_with(
                 listener,
                 metrics.clone(),
+                cfg.web.clone(),
                 async move { stop.notified().await },
             ))
         };

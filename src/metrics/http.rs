@@ -1,7 +1,9 @@
 //! `/metrics` (Prometheus text format), `/healthz` (the process answers) and `/readyz` (the
-//! consumer is connected and has partitions), served by axum.
+//! consumer is connected and has partitions), served by axum; optionally behind TLS and basic
+//! auth from a web-config file ([`super::web`]).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -11,22 +13,53 @@ use axum::Router;
 use prometheus::{Encoder, TextEncoder};
 use tokio::net::TcpListener;
 
+use super::web::{require_basic_auth, TlsListener, WebConfig};
 use super::Metrics;
 
-/// Serves until `shutdown` completes.
+/// Serves plain HTTP until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new()
+    serve_with(listener, metrics, None, shutdown).await
+}
+
+/// Serves until `shutdown` completes, with TLS and basic auth when `web` asks for them.
+pub async fn serve_with(
+    listener: TcpListener,
+    metrics: Metrics,
+    web: Option<WebConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut app = Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready_handler))
         .with_state(metrics);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (tls, users) = match web {
+        Some(w) => (w.tls, w.users),
+        None => (None, None),
+    };
+    if let Some(users) = users {
+        app = app.layer(axum::middleware::from_fn_with_state(
+            users,
+            require_basic_auth,
+        ));
+    }
+    match tls {
+        Some(config) => {
+            let listener = TlsListener::new(listener, Arc::clone(&config))?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
 
 async fn metrics_handler(State(metrics): State<Metrics>) -> impl IntoResponse {

@@ -7,6 +7,7 @@
 
 pub mod collector;
 pub mod http;
+pub mod web;
 
 use prometheus::{
     Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,

@@ -1,0 +1,542 @@
+//! `manyi backfill`: replays past feedback from Kafka into OpenMetrics text with timestamps, for
+//! `promtool tsdb create-blocks-from openmetrics`, so a new index or model shows past weeks in
+//! Grafana at once.
+//!
+//! The events go through the same decode → score → dimensions → windows code as `manyi run`, but
+//! with explicit times instead of the wall clock: the events read are sorted by event time, and at
+//! every step `T` from `--from` to `--until` the events up to `T` are applied and the index
+//! families are collected as the exporter would have served them at `T`.
+//!
+//! Reading starts at `offsets_for_times(from − longest window)`, so the first samples already
+//! hold a full window, and stops per partition at `offsets_for_times(until)` (Kafka message
+//! time), or at the end offset seen at start.
+//!
+//! Only the index gauges are written (`manyi_index`, `_sum`, `_count`, Wilson bounds,
+//! `_low_sample`): the raw counters and pipeline metrics describe a running process, not the
+//! past. All samples stay in memory until the file is written, because OpenMetrics wants each
+//! family in one piece and each series in time order: about 16 bytes per sample.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus::proto::MetricType;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::aspects::Lexicon;
+use crate::config::ValidConfig;
+use crate::decode::{decode, DecodeLimits};
+use crate::dimensions::DimensionGuard;
+use crate::indices::{IndexSettings, ResponseValues, Thresholds};
+use crate::metrics::collector::IndexCollector;
+use crate::model::{Model, ModelError};
+use crate::score::{score, ScoreParts, Scored};
+use crate::segment::{SegmentError, Segmenter};
+use crate::state::{LiveState, PartitionId};
+use crate::windows::SeriesKey;
+
+/// Kafka calls (metadata, offsets) give up after this long.
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
+/// Reading stops with an error when no message arrives for this long before the end offsets.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a backfill could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("{field}: {value:?} is not an RFC 3339 time like 2026-11-23T10:00:00+08:00: {reason}")]
+    Time {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("--step: {0}")]
+    Step(String),
+    #[error("--from must be before --until")]
+    Range,
+    #[error("cannot load model {path}: {source}")]
+    Model { path: PathBuf, source: ModelError },
+    #[error("cannot build the segmenter: {0}")]
+    Segmenter(#[from] SegmentError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("topic {0:?} does not exist or has no partitions")]
+    NoTopic(String),
+    #[error("no message for {0:?} before the end offsets; is the broker reachable?")]
+    Stalled(Duration),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What to replay and how densely to sample it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub step_ms: i64,
+}
+
+impl Range {
+    /// Parses the command-line values (`until` missing: now).
+    pub fn parse(from: &str, until: Option<&str>, step: &str) -> Result<Range, BackfillError> {
+        let from_ms = parse_time("--from", from)?;
+        let until_ms = match until {
+            Some(u) => parse_time("--until", u)?,
+            None => crate::state::now_ms(),
+        };
+        let step = humantime::parse_duration(step)
+            .map_err(|e| BackfillError::Step(format!("{step:?}: {e}")))?;
+        let step_ms = step.as_millis() as i64;
+        if step_ms < 1000 {
+            return Err(BackfillError::Step(format!(
+                "{step:?} is shorter than one second"
+            )));
+        }
+        if from_ms >= until_ms {
+            return Err(BackfillError::Range);
+        }
+        Ok(Range {
+            from_ms,
+            until_ms,
+            step_ms,
+        })
+    }
+
+    /// The sample times: `from`, `from + step`, … up to and including `until`.
+    pub fn steps(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..)
+            .map(|i| self.from_ms + i * self.step_ms)
+            .take_while(|t| *t <= self.until_ms)
+    }
+}
+
+fn parse_time(field: &'static str, value: &str) -> Result<i64, BackfillError> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| BackfillError::Time {
+            field,
+            value: value.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// Counts for the final report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub messages: u64,
+    pub invalid: u64,
+    /// Events outside `[from − longest window, until]`.
+    pub outside: u64,
+    pub applied: u64,
+    pub steps: u64,
+    pub series: u64,
+    pub samples: u64,
+}
+
+/// One scored event, waiting to be applied at its time.
+struct Event {
+    ms: i64,
+    key: SeriesKey,
+    values: ResponseValues,
+    aspects: Vec<(usize, f64)>,
+}
+
+/// Replays, samples and writes `out`. Progress goes to stderr.
+pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, BackfillError> {
+    let longest_ms = cfg.windows.iter().map(|w| w.length_ms).max().unwrap_or(0);
+    let mut summary = Summary::default();
+    let mut events = read_events(cfg, range, longest_ms, &mut summary)?;
+    events.sort_by_key(|e| e.ms);
+    summary.applied = events.len() as u64;
+
+    let state = Arc::new(LiveState::new(
+        cfg.windows.clone().into(),
+        cfg.buckets,
+        cfg.dimensions.labels.clone(),
+        cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
+        1,
+    ));
+    let store = state.assign(PartitionId {
+        topic: "backfill".into(),
+        partition: 0,
+    });
+    let collector = IndexCollector::new(state.clone(), cfg.min_responses, cfg.confidence);
+    let mut samples = Samples::default();
+    let total_steps = range.steps().count() as u64;
+    let mut progress = Progress::new("sampling");
+    let mut next = 0;
+    for t in range.steps() {
+        {
+            let mut store = store.lock().expect("backfill store");
+            while let Some(e) = events.get(next).filter(|e| e.ms <= t) {
+                store.apply(&e.key, e.ms, &e.values, &e.aspects, t);
+                next += 1;
+            }
+        }
+        for family in collector.collect_at(t) {
+            if family.get_field_type() == MetricType::GAUGE {
+                samples.add(t, &family);
+            }
+        }
+        summary.steps += 1;
+        progress.show(|| format!("step {}/{total_steps}", summary.steps));
+    }
+    progress.done(&format!("{} steps", summary.steps));
+    let (series, count) = samples.write(out).map_err(|source| BackfillError::Write {
+        path: out.to_owned(),
+        source,
+    })?;
+    summary.series = series;
+    summary.samples = count;
+    Ok(summary)
+}
+
+/// Reads, decodes and scores every message of the configured topics in the replay range.
+fn read_events(
+    cfg: &ValidConfig,
+    range: Range,
+    longest_ms: i64,
+    summary: &mut Summary,
+) -> Result<Vec<Event>, BackfillError> {
+    let model = Model::load(&cfg.model.path).map_err(|source| BackfillError::Model {
+        path: cfg.model.path.clone(),
+        source,
+    })?;
+    let segmenter = Segmenter::new(cfg.user_dict.as_deref())?;
+    let settings = IndexSettings {
+        csi_weights: cfg.csi_weights.clone(),
+        composite: cfg.composite,
+        thresholds: Thresholds {
+            negative_below: cfg.model.negative_below,
+            positive_above: cfg.model.positive_above,
+        },
+    };
+    let lexicon = Lexicon::new(cfg.aspects.clone());
+    let guard = DimensionGuard::new(&cfg.dimensions);
+    let limits = DecodeLimits {
+        max_text_chars: cfg.limits.max_text_chars,
+        max_message_bytes: cfg.limits.max_message_bytes,
+    };
+    let parts = ScoreParts {
+        model: &model,
+        segmenter: &segmenter,
+        settings: &settings,
+        lexicon: &lexicon,
+    };
+
+    let mut cc = crate::source::client_config(cfg);
+    for (k, v) in &cfg.kafka_properties {
+        cc.set(k, v);
+    }
+    // Reads only: a group of its own, no commits, so the running service is not disturbed.
+    let consumer: BaseConsumer = cc
+        .set("group.id", format!("{}-backfill", cfg.kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set_log_level(RDKafkaLogLevel::Warning)
+        .create()?;
+
+    // Per partition: [start, end) offsets.
+    let since = range.from_ms - longest_ms;
+    let mut bounds: HashMap<(String, i32), (i64, i64)> = HashMap::new();
+    for topic in &cfg.kafka.topics {
+        let md = consumer.fetch_metadata(Some(topic), KAFKA_TIMEOUT)?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(BackfillError::NoTopic(topic.clone()));
+        }
+        let at = |ms: i64| -> Result<TopicPartitionList, BackfillError> {
+            let mut tpl = TopicPartitionList::new();
+            for p in &partitions {
+                tpl.add_partition_offset(topic, *p, Offset::Offset(ms))?;
+            }
+            Ok(consumer.offsets_for_times(tpl, KAFKA_TIMEOUT)?)
+        };
+        let (starts, ends, epoch) = (at(since)?, at(range.until_ms)?, at(0)?);
+        for p in &partitions {
+            let (low, high) = consumer.fetch_watermarks(topic, *p, KAFKA_TIMEOUT)?;
+            let found = |tpl: &TopicPartitionList| match tpl
+                .find_partition(topic, *p)
+                .map(|e| e.offset())
+            {
+                Some(Offset::Offset(o)) if o >= 0 => Some(o),
+                _ => None,
+            };
+            // A broker that cannot look up times (librdkafka's mock cluster) answers "end" even
+            // for time 0; then read the whole partition and keep the range by event time.
+            let (start, end) = if low < high && found(&epoch).is_none() {
+                eprintln!(
+                    "{topic}/{p}: the broker cannot look up offsets by time; reading offsets {low}..{high}"
+                );
+                (low, high)
+            } else {
+                (
+                    found(&starts).unwrap_or(high),
+                    found(&ends).unwrap_or(high).min(high),
+                )
+            };
+            if start < end {
+                bounds.insert((topic.clone(), *p), (start, end));
+            }
+        }
+    }
+    let total: i64 = bounds.values().map(|(s, e)| e - s).sum();
+    let mut progress = Progress::new("reading");
+    let mut events = Vec::new();
+    if total == 0 {
+        progress.done("no messages in range");
+        return Ok(events);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, p), (start, _)) in &bounds {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*start))?;
+    }
+    consumer.assign(&tpl)?;
+
+    let mut remaining = bounds.len();
+    let mut last_message = Instant::now();
+    let mut scored = Scored::default();
+    while remaining > 0 {
+        let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
+            if last_message.elapsed() > STALL_TIMEOUT {
+                return Err(BackfillError::Stalled(STALL_TIMEOUT));
+            }
+            continue;
+        };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(KafkaError::MessageConsumption(RDKafkaErrorCode::PartitionEOF)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        last_message = Instant::now();
+        let key = (msg.topic().to_owned(), msg.partition());
+        let Some(&(_, end)) = bounds.get(&key) else {
+            continue;
+        };
+        if msg.offset() >= end {
+            continue;
+        }
+        if msg.offset() + 1 == end {
+            remaining -= 1;
+            let _ = consumer.pause(&{
+                let mut t = TopicPartitionList::new();
+                t.add_partition(&key.0, key.1);
+                t
+            });
+        }
+        summary.messages += 1;
+        progress.show(|| {
+            format!(
+                "{}/{total} messages ({:.0}%)",
+                summary.messages,
+                100.0 * summary.messages as f64 / total as f64
+            )
+        });
+        let fb = match decode(
+            msg.payload().unwrap_or_default(),
+            msg.timestamp().to_millis(),
+            &limits,
+        ) {
+            Ok(fb) => fb,
+            Err(_) => {
+                summary.invalid += 1;
+                continue;
+            }
+        };
+        if fb.event_time_ms < since || fb.event_time_ms > range.until_ms {
+            summary.outside += 1;
+            continue;
+        }
+        score(&fb, &parts, &mut scored);
+        events.push(Event {
+            ms: fb.event_time_ms,
+            key: guard.map(&fb).key,
+            values: scored.values,
+            aspects: scored.aspects.clone(),
+        });
+    }
+    progress.done(&format!(
+        "{} messages, {} invalid",
+        summary.messages, summary.invalid
+    ));
+    Ok(events)
+}
+
+/// Series labels in OpenMetrics syntax → `(time ms, value)` samples in time order.
+type Series = BTreeMap<String, Vec<(i64, f64)>>;
+
+/// Samples per family and series, in time order (steps are visited in order).
+#[derive(Default)]
+struct Samples {
+    /// Family name → (help, series).
+    families: BTreeMap<String, (String, Series)>,
+}
+
+impl Samples {
+    fn add(&mut self, t: i64, family: &prometheus::proto::MetricFamily) {
+        let (_, series) = self
+            .families
+            .entry(family.name().to_owned())
+            .or_insert_with(|| (family.help().to_owned(), BTreeMap::new()));
+        for m in family.get_metric() {
+            let labels: Vec<String> = m
+                .get_label()
+                .iter()
+                .map(|l| format!("{}=\"{}\"", l.name(), escape(l.value())))
+                .collect();
+            series
+                .entry(labels.join(","))
+                .or_default()
+                .push((t, m.get_gauge().get_value()));
+        }
+    }
+
+    /// Writes OpenMetrics text; returns (series, samples).
+    fn write(&self, path: &Path) -> std::io::Result<(u64, u64)> {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let (mut series_count, mut sample_count) = (0, 0);
+        for (name, (help, series)) in &self.families {
+            writeln!(w, "# HELP {name} {}", escape(help))?;
+            writeln!(w, "# TYPE {name} gauge")?;
+            for (labels, samples) in series {
+                series_count += 1;
+                for &(t, v) in samples {
+                    sample_count += 1;
+                    writeln!(
+                        w,
+                        "{name}{{{labels}}} {} {}.{:03}",
+                        number(v),
+                        t.div_euclid(1000),
+                        t.rem_euclid(1000)
+                    )?;
+                }
+            }
+        }
+        writeln!(w, "# EOF")?;
+        w.flush()?;
+        Ok((series_count, sample_count))
+    }
+}
+
+/// OpenMetrics escaping of label values and help text.
+fn escape(s: &str) -> String {
+    s.replace('\\', r"\\")
+        .replace('"', r#"\""#)
+        .replace('\n', r"\n")
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Progress on stderr: one redrawn line on a terminal, a line every few seconds otherwise.
+struct Progress {
+    what: &'static str,
+    tty: bool,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Progress {
+        Progress {
+            what,
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+        }
+    }
+
+    fn show(&mut self, line: impl FnOnce() -> String) {
+        let every = if self.tty {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(5)
+        };
+        if self.last.is_some_and(|l| l.elapsed() < every) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        if self.tty {
+            eprint!("\r\x1b[2K{}: {}", self.what, line());
+        } else {
+            eprintln!("{}: {}", self.what, line());
+        }
+    }
+
+    fn done(&mut self, line: &str) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{}: {line}", self.what);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_parses_rfc3339_and_names_the_bad_flag() {
+        let r = Range::parse(
+            "2026-11-23T10:00:00+08:00",
+            Some("2026-11-23T02:05:00Z"),
+            "1m",
+        )
+        .unwrap();
+        assert_eq!(r.until_ms - r.from_ms, 5 * 60_000);
+        assert_eq!(r.steps().count(), 6);
+        let e = Range::parse("yesterday", None, "1m")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--from:"), "{e}");
+        let e = Range::parse("2026-11-23T10:00:00Z", Some("2026-11-23T09:00:00Z"), "1m")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--from must be before --until"), "{e}");
+        assert!(Range::parse("2026-11-23T10:00:00Z", None, "10ms").is_err());
+    }
+
+    #[test]
+    fn samples_are_grouped_per_family_in_time_order() {
+        let mut s = Samples::default();
+        s.families.insert(
+            "manyi_index".into(),
+            (
+                "help \"q\"".into(),
+                BTreeMap::from([(
+                    "index=\"csat\",channel=\"a\\\"b\"".to_owned(),
+                    vec![(1_000, 25.0), (61_500, 81.25)],
+                )]),
+            ),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.om");
+        assert_eq!(s.write(&path).unwrap(), (1, 2));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "# HELP manyi_index help \\\"q\\\"\n# TYPE manyi_index gauge\n\
+             manyi_index{index=\"csat\",channel=\"a\\\"b\"} 25 1.000\n\
+             manyi_index{index=\"csat\",channel=\"a\\\"b\"} 81.25 61.500\n# EOF\n"
+        );
+    }
+}
