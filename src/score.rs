@@ -42,8 +42,16 @@ pub fn score(fb: &Feedback, parts: &ScoreParts<'_>, out: &mut Scored) {
     // (aspect, sum of p, clauses); few aspects per text, so a linear scan beats a map.
     let mut acc: [(usize, f64, u32); 16] = [(usize::MAX, 0.0, 0); 16];
     let mut n = 0;
+    // A clause naming two aspects, or a text that is a single clause, is scored only once.
+    let whole = out.p_positive.unwrap_or(0.5);
+    let mut last: Option<(*const u8, usize, f64)> = None;
     parts.lexicon.for_each_mention(text, |aspect, clause| {
-        let p = parts.model.p_positive(parts.segmenter, clause);
+        let p = match last {
+            Some((ptr, len, p)) if ptr == clause.as_ptr() && len == clause.len() => p,
+            _ if clause.len() == text.len() => whole,
+            _ => parts.model.p_positive(parts.segmenter, clause),
+        };
+        last = Some((clause.as_ptr(), clause.len(), p));
         if let Some(e) = acc[..n].iter_mut().find(|(a, _, _)| *a == aspect) {
             e.1 += p;
             e.2 += 1;
