@@ -33,7 +33,7 @@ use crate::aspects::Lexicon;
 use crate::config::ValidConfig;
 use crate::decode::{decode, DecodeLimits};
 use crate::dimensions::DimensionGuard;
-use crate::indices::{IndexSettings, ResponseValues, Thresholds};
+use crate::indices::ResponseValues;
 use crate::metrics::collector::IndexCollector;
 use crate::model::{Model, ModelError};
 use crate::score::{score, ScoreParts, Scored};
@@ -211,14 +211,7 @@ fn read_events(
         source,
     })?;
     let segmenter = Segmenter::new(cfg.user_dict.as_deref())?;
-    let settings = IndexSettings {
-        csi_weights: cfg.csi_weights.clone(),
-        composite: cfg.composite,
-        thresholds: Thresholds {
-            negative_below: cfg.model.negative_below,
-            positive_above: cfg.model.positive_above,
-        },
-    };
+    let settings = cfg.index_settings();
     let lexicon = Lexicon::new(cfg.aspects.clone());
     let guard = DimensionGuard::new(&cfg.dimensions);
     let limits = DecodeLimits {

@@ -209,21 +209,8 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         }
         producer.flush(Duration::from_secs(60))?;
         bytes += chunk_bytes as u64;
-        let target = start_consumed + produced;
         let t0 = Instant::now();
-        let mut last_progress = (metrics.consumed(), Instant::now());
-        while metrics.consumed() < target {
-            tokio::time::sleep(Duration::from_micros(500)).await;
-            let c = metrics.consumed();
-            if c != last_progress.0 {
-                last_progress = (c, Instant::now());
-            } else if last_progress.1.elapsed() > Duration::from_secs(120) {
-                return Err(BenchError::Stalled {
-                    consumed: c - start_consumed,
-                    expected: produced,
-                });
-            }
-        }
+        wait_consumed(&metrics, start_consumed + produced, start_consumed).await?;
         consuming += t0.elapsed();
         if !args.json {
             eprint!("\rbench: {produced}/{} messages", args.messages);

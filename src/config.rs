@@ -757,6 +757,18 @@ impl Config {
 }
 
 impl ValidConfig {
+    /// What the per-response values depend on.
+    pub fn index_settings(&self) -> crate::indices::IndexSettings {
+        crate::indices::IndexSettings {
+            csi_weights: self.csi_weights.clone(),
+            composite: self.composite,
+            thresholds: crate::indices::Thresholds {
+                negative_below: self.model.negative_below,
+                positive_above: self.model.positive_above,
+            },
+        }
+    }
+
     /// The user's librdkafka properties that apply to producers (dead letters, follow-ups):
     /// consumer-only ones are left out, so librdkafka does not warn about them.
     pub fn producer_properties(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -851,6 +863,16 @@ fn resolve_secret(field: &str, value: &str) -> Result<String, ConfigError> {
 mod tests {
     use super::*;
 
+    /// The validation error for `minimal()` plus `extra`.
+    fn invalid_with(extra: &str) -> String {
+        let text = format!("{}{extra}", minimal());
+        Config::from_toml(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string()
+    }
+
     fn minimal() -> &'static str {
         "[kafka]\nbrokers = \"localhost:9092\"\ntopics = [\"feedback\"]\n"
     }
@@ -874,47 +896,21 @@ mod tests {
 
     #[test]
     fn bad_window_names_the_field() {
-        let text = format!("{}[windows]\ndurations = [\"5m\", \"soon\"]\n", minimal());
-        let err = Config::from_toml(&text)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
+        let err = invalid_with("[windows]\ndurations = [\"5m\", \"soon\"]\n");
         assert!(err.contains("windows.durations[1]"), "{err}");
     }
 
     #[test]
     fn bad_listen_and_thresholds_are_named() {
-        let text = format!("{}[http]\nlisten = \"nowhere\"\n", minimal());
-        let err = Config::from_toml(&text)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
+        let err = invalid_with("[http]\nlisten = \"nowhere\"\n");
         assert!(err.contains("http.listen"), "{err}");
-        let text = format!(
-            "{}[model]\nnegative_below = 0.7\npositive_above = 0.6\n",
-            minimal()
-        );
-        let err = Config::from_toml(&text)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
+        let err = invalid_with("[model]\nnegative_below = 0.7\npositive_above = 0.6\n");
         assert!(err.contains("model.negative_below"), "{err}");
     }
 
     #[test]
     fn managed_property_is_refused() {
-        let text = format!(
-            "{}[kafka.properties]\n\"enable.auto.offset.store\" = \"true\"\n",
-            minimal()
-        );
-        let err = Config::from_toml(&text)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
+        let err = invalid_with("[kafka.properties]\n\"enable.auto.offset.store\" = \"true\"\n");
         assert!(err.contains("enable.auto.offset.store"), "{err}");
     }
 
@@ -927,15 +923,8 @@ mod tests {
         );
         let cfg = Config::from_toml(&text).unwrap().validate().unwrap();
         assert_eq!(cfg.kafka_properties["sasl.password"], "s3cret");
-        let text = format!(
-            "{}[kafka.properties]\n\"sasl.password\" = \"env:MANYI_TEST_MISSING\"\n",
-            minimal()
-        );
-        let err = Config::from_toml(&text)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
+        let err =
+            invalid_with("[kafka.properties]\n\"sasl.password\" = \"env:MANYI_TEST_MISSING\"\n");
         assert!(
             err.contains("MANYI_TEST_MISSING") && !err.contains("s3cret"),
             "{err}"
@@ -953,15 +942,7 @@ mod tests {
 
     #[test]
     fn composite_weight_for_unknown_index_is_named() {
-        let text = format!(
-            "{}[indices.composite_weights]\nhappiness = 1.0\n",
-            minimal()
-        );
-        let err = Config::from_toml(&text)
-            .unwrap()
-            .validate()
-            .unwrap_err()
-            .to_string();
+        let err = invalid_with("[indices.composite_weights]\nhappiness = 1.0\n");
         assert!(err.contains("indices.composite_weights.happiness"), "{err}");
     }
 }

@@ -25,7 +25,6 @@ use crate::config::ValidConfig;
 use crate::decode::DecodeLimits;
 use crate::dimensions::DimensionGuard;
 use crate::follow_up::FollowUps;
-use crate::indices::{IndexSettings, Thresholds};
 use crate::metrics::collector::IndexCollector;
 use crate::metrics::Metrics;
 use crate::model::{Model, ModelError};
@@ -172,14 +171,7 @@ impl Pipeline {
             ))
         };
 
-        let settings = IndexSettings {
-            csi_weights: cfg.csi_weights.clone(),
-            composite: cfg.composite,
-            thresholds: Thresholds {
-                negative_below: cfg.model.negative_below,
-                positive_above: cfg.model.positive_above,
-            },
-        };
+        let settings = cfg.index_settings();
         let source_ack: Arc<dyn Acknowledge> = Arc::new(KafkaAck::new(
             consumer.clone(),
             dead_letters,
