@@ -170,11 +170,10 @@ impl KafkaAck {
     }
 
     fn store(&self, p: &PartitionId, offset: i64) {
+        // `rd_kafka_offset_store` stores `offset + 1` itself (the next offset to read): passing
+        // `offset + 1` here committed one past and skipped a message after every restart.
         // Fails only for a partition revoked meanwhile: its new owner reads the message again.
-        if let Err(e) = self
-            .consumer
-            .store_offset(&p.topic, p.partition, offset + 1)
-        {
+        if let Err(e) = self.consumer.store_offset(&p.topic, p.partition, offset) {
             tracing::debug!(error = %e, topic = %p.topic, partition = p.partition, "offset not stored");
         }
     }
