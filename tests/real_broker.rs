@@ -360,7 +360,13 @@ fn broker_outage_keeps_serving_reports_not_ready_and_loses_nothing() {
     let mut broker = Tansu::start();
     let topic = unique("fb");
     broker.create_topic(&topic, 2);
-    let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    let mut cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    // The shipped session timeout (30 s) outlasts the outage. A longer outage makes librdkafka
+    // give up the assignment: the windows are then dropped and rebuilt by replay on reconnect.
+    cfg.properties
+        .insert("session.timeout.ms".into(), "30000".into());
+    cfg.properties
+        .insert("heartbeat.interval.ms".into(), "3000".into());
     let bs = broker.brokers();
     let t0 = now_ms();
     let manyi = Manyi::start(&cfg);
