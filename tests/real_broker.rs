@@ -36,13 +36,23 @@ const PATIENCE: Duration = Duration::from_secs(180);
 fn event(i: usize, t0: i64) -> Vec<u8> {
     let channel = CHANNELS[i % 3];
     let age = [0, 30 * MINUTE, 180 * MINUTE][(i / 3) % 3];
-    let ts = if i % 23 == 22 { t0 - 48 * 60 * MINUTE } else { t0 - age };
+    let ts = if i % 23 == 22 {
+        t0 - 48 * 60 * MINUTE
+    } else {
+        t0 - age
+    };
     if i % 17 == 16 {
         return match (i / 17) % 4 {
             0 => format!("{{\"id\": \"e{i}\", \"ts\": {ts}, \"scores\"").into_bytes(),
             1 => vec![0xff, 0xfe, b'{', (i % 251) as u8],
-            2 => serde_json::to_vec(&json!({"id": format!("e{i}"), "ts": ts, "scores": {"csat": 9}})).unwrap(),
-            _ => serde_json::to_vec(&json!({"id": format!("e{i}"), "ts": ts, "dims": {"channel": channel}})).unwrap(),
+            2 => {
+                serde_json::to_vec(&json!({"id": format!("e{i}"), "ts": ts, "scores": {"csat": 9}}))
+                    .unwrap()
+            }
+            _ => serde_json::to_vec(
+                &json!({"id": format!("e{i}"), "ts": ts, "dims": {"channel": channel}}),
+            )
+            .unwrap(),
         };
     }
     let mut scores = json!({"nps": (i * 7) % 11});
@@ -72,7 +82,10 @@ fn invalid_reason(payload: &[u8]) -> Option<&'static str> {
     if scores.is_null() {
         return Some("empty_event");
     }
-    if scores["csat"].as_u64().is_some_and(|c| !(1..=5).contains(&c)) {
+    if scores["csat"]
+        .as_u64()
+        .is_some_and(|c| !(1..=5).contains(&c))
+    {
         return Some("score_out_of_range");
     }
     None
@@ -91,7 +104,10 @@ fn oracle(messages: &[(i32, i64, Vec<u8>)]) -> Indices {
         let channel = v["dims"]["channel"].as_str().unwrap().to_owned();
         let mut values = vec![];
         if let Some(n) = v["scores"]["nps"].as_u64() {
-            values.push(("nps", [-100.0, 0.0, 100.0][(n >= 7) as usize + (n >= 9) as usize]));
+            values.push((
+                "nps",
+                [-100.0, 0.0, 100.0][(n >= 7) as usize + (n >= 9) as usize],
+            ));
         }
         if let Some(c) = v["scores"]["csat"].as_u64() {
             values.push(("csat", if c >= 4 { 100.0 } else { 0.0 }));
@@ -188,7 +204,11 @@ fn wait_consumed(m: &Manyi, n: f64) {
     while consumed(m) < n && start.elapsed() < PATIENCE {
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(consumed(m), n, "messages counted by this process (each exactly once)");
+    assert_eq!(
+        consumed(m),
+        n,
+        "messages counted by this process (each exactly once)"
+    );
 }
 
 fn wait_committed_to_end(brokers: &str, group: &str, topic: &str, partitions: i32) {
@@ -233,7 +253,11 @@ fn invalid_messages_go_to_the_dead_letter_topic_with_their_envelope() {
         end_offsets(&broker.brokers(), &dlq, 1)[0] >= invalid.len() as i64
     });
     let letters = read_topic(&broker.brokers(), &dlq, 1);
-    assert_eq!(letters.len(), invalid.len(), "one dead letter per invalid message");
+    assert_eq!(
+        letters.len(),
+        invalid.len(),
+        "one dead letter per invalid message"
+    );
     let mut seen = BTreeSet::new();
     for (_, _, body) in &letters {
         let env: manyi::source::Envelope = serde_json::from_slice(body).expect("envelope");
@@ -250,9 +274,18 @@ fn invalid_messages_go_to_the_dead_letter_topic_with_their_envelope() {
     }
     wait_committed_to_end(&broker.brokers(), &cfg.group, &topic, 2);
     let s = manyi.scrape().unwrap();
-    assert_eq!(counter(&s, "manyi_dead_letters_total", ("result", "ok")), invalid.len() as f64);
-    assert_eq!(counter(&s, "manyi_messages_total", ("outcome", "invalid")), invalid.len() as f64);
-    println!("dead letters: {} invalid of 400 messages, envelopes checked", invalid.len());
+    assert_eq!(
+        counter(&s, "manyi_dead_letters_total", ("result", "ok")),
+        invalid.len() as f64
+    );
+    assert_eq!(
+        counter(&s, "manyi_messages_total", ("outcome", "invalid")),
+        invalid.len() as f64
+    );
+    println!(
+        "dead letters: {} invalid of 400 messages, envelopes checked",
+        invalid.len()
+    );
 }
 
 #[test]
@@ -311,7 +344,12 @@ fn replicas_joining_and_dying_add_up_to_the_oracle() {
         let (bs, topic) = (bs.clone(), topic.clone());
         std::thread::spawn(move || {
             for k in 0..10 {
-                produce(&bs, &topic, &events(2_000 + k * 300..2_300 + k * 300, t0), 4);
+                produce(
+                    &bs,
+                    &topic,
+                    &events(2_000 + k * 300..2_300 + k * 300, t0),
+                    4,
+                );
                 std::thread::sleep(Duration::from_millis(300));
             }
         })
@@ -327,7 +365,12 @@ fn replicas_joining_and_dying_add_up_to_the_oracle() {
         let (bs, topic) = (bs.clone(), topic.clone());
         std::thread::spawn(move || {
             for k in 0..10 {
-                produce(&bs, &topic, &events(5_000 + k * 300..5_300 + k * 300, t0), 4);
+                produce(
+                    &bs,
+                    &topic,
+                    &events(5_000 + k * 300..5_300 + k * 300, t0),
+                    4,
+                );
                 std::thread::sleep(Duration::from_millis(300));
             }
         })
@@ -380,7 +423,13 @@ fn broker_outage_keeps_serving_reports_not_ready_and_loses_nothing() {
     let producer = {
         let (bs, topic) = (bs.clone(), topic.clone());
         std::thread::spawn(move || {
-            produce_with(&bs, &topic, &events(1_000..2_000, t0), 2, &[("reconnect.backoff.max.ms", "1000")])
+            produce_with(
+                &bs,
+                &topic,
+                &events(1_000..2_000, t0),
+                2,
+                &[("reconnect.backoff.max.ms", "1000")],
+            )
         })
     };
     eventually("/readyz 503 while the broker is down", PATIENCE, || {
@@ -388,7 +437,10 @@ fn broker_outage_keeps_serving_reports_not_ready_and_loses_nothing() {
     });
     while down.elapsed() < Duration::from_secs(20) {
         // The last indices are still served.
-        assert_eq!(served(&[manyi.scrape().expect("metrics while down")]), before);
+        assert_eq!(
+            served(&[manyi.scrape().expect("metrics while down")]),
+            before
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     broker.restart();
@@ -396,7 +448,10 @@ fn broker_outage_keeps_serving_reports_not_ready_and_loses_nothing() {
     wait_exact(&[&manyi], &bs, &topic, 2);
     eventually("ready again", PATIENCE, || manyi.readyz() == Some(200));
     wait_committed_to_end(&bs, &cfg.group, &topic, 2);
-    println!("outage: broker down {:.0} s, 2000 messages exact", down.elapsed().as_secs_f64());
+    println!(
+        "outage: broker down {:.0} s, 2000 messages exact",
+        down.elapsed().as_secs_f64()
+    );
 }
 
 #[test]
@@ -427,16 +482,85 @@ fn sigterm_drains_commits_and_exits_zero() {
     eventually("rebuilt", PATIENCE, || {
         served(&[m.scrape().unwrap_or_default()]).len() == oracle(&read_topic(&bs, &topic, 2)).len()
     });
-    assert_eq!(consumed(&m), 0.0, "a restart after a clean stop reprocesses nothing");
+    assert_eq!(
+        consumed(&m),
+        0.0,
+        "a restart after a clean stop reprocesses nothing"
+    );
     produce(&bs, &topic, &events(3_000..23_000, t0), 2);
     eventually("mid-stream", PATIENCE, || consumed(&m) > 0.0);
     let status = m.terminate(deadline);
     assert!(status.success(), "exit status {status}");
-    let at_stop: i64 = committed(&bs, &cfg.group, &topic, 2).iter().map(|c| c.max(&0)).sum();
+    let at_stop: i64 = committed(&bs, &cfg.group, &topic, 2)
+        .iter()
+        .map(|c| c.max(&0))
+        .sum();
 
     let m = Manyi::start(&cfg);
     wait_exact(&[&m], &bs, &topic, 2);
     let end: i64 = end_offsets(&bs, &topic, 2).iter().sum();
     wait_consumed(&m, (end - at_stop) as f64);
     println!("sigterm: stopped at {at_stop} of {end}; 2 clean stops, exact");
+}
+
+#[test]
+fn sasl_scram_with_the_password_from_the_environment() {
+    let _g = serial();
+    let mut broker = Tansu::start();
+    let topic = unique("fb");
+    broker.create_topic(&topic, 2);
+    // tansu's CLI cannot authenticate: users are created before authentication is switched on.
+    let password = "s3cret-Scram-pw-7f2c";
+    broker.command(&[
+        "user",
+        "create",
+        "manyi",
+        password,
+        "--mechanism",
+        "scram256",
+    ]);
+    broker.stop();
+    broker.restart_with(&["--authentication"]);
+    let bs = broker.brokers();
+    let sasl = [
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanisms", "SCRAM-SHA-256"),
+        ("sasl.username", "manyi"),
+        ("sasl.password", password),
+    ];
+    let t0 = now_ms();
+    let payloads = events(0..500, t0);
+    let placed = produce_with(&bs, &topic, &payloads, 2, &sasl);
+
+    let mut cfg = RunConfig::new(&bs, &topic, &unique("g"));
+    for (k, v) in &sasl[..3] {
+        cfg.properties.insert(k.to_string(), v.to_string());
+    }
+    cfg.properties
+        .insert("sasl.password".into(), "env:MANYI_SASL_PASSWORD".into());
+    cfg.env
+        .push(("MANYI_SASL_PASSWORD".into(), password.into()));
+    let manyi = Manyi::start(&cfg);
+    let messages: Vec<(i32, i64, Vec<u8>)> = placed
+        .iter()
+        .zip(payloads)
+        .map(|(&(p, o), b)| (p, o, b))
+        .collect();
+    let start = Instant::now();
+    while served(&[manyi.scrape().unwrap_or_default()]) != oracle(&messages) {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "nothing consumed over SASL/SCRAM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = common::tansu::get(manyi.addr, "/metrics").unwrap().1;
+    assert!(!metrics.contains(password), "the password is in /metrics");
+    assert!(
+        !manyi.log().contains(password),
+        "the password is in the log"
+    );
+    println!(
+        "sasl: 500 messages over SASL_PLAINTEXT/SCRAM-SHA-256, password from env, never shown"
+    );
 }

@@ -263,7 +263,11 @@ pub fn replay_range(
                     Offset::Offset(o) => Some(o),
                     _ => None,
                 });
-            ReplayRange { partition: p.clone(), committed: c, start: s }
+            ReplayRange {
+                partition: p.clone(),
+                committed: c,
+                start: s,
+            }
         })
         .collect())
 }

@@ -22,7 +22,11 @@ use super::Sample;
 /// The tansu binary: on `PATH`, else `$CARGO_HOME/bin` or `~/.cargo/bin`.
 pub fn tansu_bin() -> PathBuf {
     let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("tansu")).collect::<Vec<_>>())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("tansu"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
@@ -116,7 +120,13 @@ impl Tansu {
         let url = self.url();
         let child = Command::new(bin)
             .current_dir(self.dir.path())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             // Relative: tansu mangles an absolute sqlite path.
             .args(["--storage-engine", "sqlite://tansu.db"])
             .args(&self.extra)
@@ -151,7 +161,13 @@ impl Tansu {
     /// Runs `tansu topic create` and waits until the topic's partitions are in the metadata.
     pub fn create_topic(&self, name: &str, partitions: i32) {
         let out = Command::new(tansu_bin())
-            .args(["topic", "create", name, "--partitions", &partitions.to_string()])
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+            ])
             .args(["--broker", &self.url()])
             .output()
             .expect("tansu topic create");
@@ -204,6 +220,12 @@ impl Tansu {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Starts again on the same port and database with other extra arguments.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| s.to_string()).collect();
+        self.restart();
     }
 
     /// Starts again on the same port and database.
@@ -311,7 +333,12 @@ pub fn produce_with(
         .collect()
 }
 
-pub fn produce(brokers: &str, topic: &str, payloads: &[Vec<u8>], partitions: i32) -> Vec<(i32, i64)> {
+pub fn produce(
+    brokers: &str,
+    topic: &str,
+    payloads: &[Vec<u8>],
+    partitions: i32,
+) -> Vec<(i32, i64)> {
     produce_with(brokers, topic, payloads, partitions, &[])
 }
 
@@ -326,7 +353,8 @@ pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64,
     let ends = end_offsets(brokers, topic, partitions);
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let total: i64 = ends.iter().sum();
@@ -341,7 +369,11 @@ pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64,
         if let Some(m) = c.poll(Duration::from_millis(200)) {
             let m = m.expect("read topic");
             if m.offset() < ends[m.partition() as usize] {
-                out.push((m.partition(), m.offset(), m.payload().unwrap_or_default().to_vec()));
+                out.push((
+                    m.partition(),
+                    m.offset(),
+                    m.payload().unwrap_or_default().to_vec(),
+                ));
             }
         }
     }
@@ -388,6 +420,8 @@ pub struct RunConfig {
     pub dead_letter_topic: Option<String>,
     pub properties: BTreeMap<String, String>,
     pub shutdown_timeout: String,
+    /// Environment of the process (for `env:NAME` secrets).
+    pub env: Vec<(String, String)>,
 }
 
 impl RunConfig {
@@ -406,6 +440,7 @@ impl RunConfig {
             dead_letter_topic: None,
             properties,
             shutdown_timeout: "10s".into(),
+            env: Vec::new(),
         }
     }
 
@@ -457,6 +492,7 @@ impl Manyi {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "manyi=debug,warn")
+            .envs(cfg.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -502,7 +538,10 @@ impl Manyi {
             Some(s) => s,
             None => {
                 let _ = c.kill();
-                panic!("manyi still running {deadline:?} after SIGTERM; log:\n{}", self.log());
+                panic!(
+                    "manyi still running {deadline:?} after SIGTERM; log:\n{}",
+                    self.log()
+                );
             }
         }
     }
@@ -518,7 +557,11 @@ impl Manyi {
                 .into_iter()
                 .map(|s| Sample {
                     name: s.metric,
-                    labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     value: match s.value {
                         prometheus_parse::Value::Counter(v)
                         | prometheus_parse::Value::Gauge(v)
