@@ -147,11 +147,15 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
         Ok(fb) => fb,
         Err(reason) => {
             if live {
-                shared.metrics.invalid(reason);
                 tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message");
-                shared
+                // Counted once routed (dead letter acknowledged): a message not routed before
+                // shutdown is read and counted again after restart, so count it only then.
+                if shared
                     .ack
-                    .invalid(&job.partition, job.offset, &job.payload, reason);
+                    .invalid(&job.partition, job.offset, &job.payload, reason)
+                {
+                    shared.metrics.invalid(reason);
+                }
             }
             return;
         }

@@ -90,13 +90,19 @@ fn path() -> Path {
     }
 }
 
-static PATH: std::sync::LazyLock<Path> = std::sync::LazyLock::new(path);
+thread_local! {
+    /// One path per test thread, so acknowledgements can be counted per input.
+    static PATH: Path = path();
+}
 static TRIED: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs one payload through the whole path and checks it was acknowledged exactly once.
 fn through_the_path(payload: Vec<u8>, kafka_ts: Option<i64>) {
     TRIED.fetch_add(1, Ordering::Relaxed);
-    let p = &*PATH;
+    PATH.with(|p| one_input(p, payload, kafka_ts));
+}
+
+fn one_input(p: &Path, payload: Vec<u8>, kafka_ts: Option<i64>) {
     let id = PartitionId {
         topic: "t".into(),
         partition: 0,
