@@ -435,7 +435,7 @@ pub struct WindowSpec {
 pub struct ValidConfig {
     pub kafka: KafkaConfig,
     /// librdkafka properties with `env:`/`file:` references resolved.
-    pub kafka_properties: BTreeMap<String, String>,
+    pub kafka_properties: KafkaProperties,
     pub listen: SocketAddr,
     /// TLS and basic auth of the HTTP endpoints, loaded and checked from `http.web_config`.
     pub web: Option<crate::metrics::web::WebConfig>,
@@ -535,7 +535,7 @@ impl Config {
                 ));
             }
         }
-        let mut kafka_properties = BTreeMap::new();
+        let mut kafka_properties = KafkaProperties::default();
         for (key, value) in &k.properties {
             let field = format!("kafka.properties.{key:?}");
             if MANAGED_PROPERTIES.contains(&key.as_str()) {
@@ -544,7 +544,9 @@ impl Config {
                     "is set by manyi itself (at-least-once offset handling)",
                 ));
             }
-            kafka_properties.insert(key.clone(), resolve_secret(&field, value)?);
+            kafka_properties
+                .0
+                .insert(key.clone(), resolve_secret(&field, value)?);
         }
 
         let listen: SocketAddr = self.http.listen.parse().map_err(|e| {
@@ -859,6 +861,59 @@ fn resolve_secret(field: &str, value: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// librdkafka properties with secrets resolved. Its `Debug` redacts the values of sensitive keys
+/// (passwords, secrets, keys, tokens), so logging a config never prints a secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct KafkaProperties(pub BTreeMap<String, String>);
+
+impl KafkaProperties {
+    /// Returns true if and only if the value of `key` may be a secret.
+    pub fn is_sensitive(key: &str) -> bool {
+        let k = key.to_ascii_lowercase();
+        [
+            "password",
+            "secret",
+            "pem",
+            "jaas",
+            "oauthbearer",
+            "token",
+            "key",
+        ]
+        .iter()
+        .any(|s| k.contains(s))
+    }
+}
+
+impl std::ops::Deref for KafkaProperties {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a KafkaProperties {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl std::fmt::Debug for KafkaProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let v = if KafkaProperties::is_sensitive(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k, v)
+            }))
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -912,6 +967,30 @@ mod tests {
     fn managed_property_is_refused() {
         let err = invalid_with("[kafka.properties]\n\"enable.auto.offset.store\" = \"true\"\n");
         assert!(err.contains("enable.auto.offset.store"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_or_errors() {
+        std::env::set_var("MANYI_TEST_SASL_SECRET", "hunter2-very-secret");
+        let text = format!(
+            "{}[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\"sasl.username\" = \"manyi\"\n\"sasl.password\" = \"env:MANYI_TEST_SASL_SECRET\"\n\"ssl.key.password\" = \"env:MANYI_TEST_SASL_SECRET\"\n",
+            minimal()
+        );
+        let raw = Config::from_toml(&text).unwrap();
+        assert!(!format!("{raw:?}").contains("hunter2"));
+        let cfg = raw.validate().unwrap();
+        assert_eq!(cfg.kafka_properties["sasl.password"], "hunter2-very-secret");
+        let shown = format!("{cfg:?} {cfg:#?} {:?}", cfg.kafka_properties);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("SCRAM-SHA-512"),
+            "non-secret values stay visible"
+        );
+        // A missing secret names the variable, never a value.
+        let missing = text.replace("MANYI_TEST_SASL_SECRET", "MANYI_TEST_SASL_UNSET");
+        let err = Config::from_toml(&missing).unwrap().validate().unwrap_err();
+        assert!(err.to_string().contains("MANYI_TEST_SASL_UNSET"));
+        assert!(!format!("{err} {err:?}").contains("hunter2"));
     }
 
     #[test]

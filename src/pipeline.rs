@@ -226,7 +226,7 @@ impl Pipeline {
                 _ = &mut shutdown => break,
                 _ = reload.notified() => reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Always).await,
                 msg = consumer.recv() => {
-                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms).await;
+                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms, Retry::No).await;
                     let m = match msg {
                         Ok(m) => m,
                         Err(e) => {
@@ -236,25 +236,25 @@ impl Pipeline {
                     };
                     metrics.ready.set(1);
                     let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
-                    let entry = owned.iter_mut().find(|(p, _)| p.partition == partition && &*p.topic == topic);
-                    let (id, own) = match entry {
-                        Some((id, own)) => (id.clone(), own),
-                        None => {
-                            // The assignment signal has not been seen yet; own the partition now.
-                            let id = PartitionId { topic: topic.into(), partition };
-                            let own = Owned { store: state.assign(id.clone()), replay_until: None, next: None };
-                            (id.clone(), owned.entry(id).or_insert(own))
+                    let known = owned.keys().any(|p| p.partition == partition && &*p.topic == topic);
+                    if !known {
+                        // The assignment signal has not been handled yet. Own the partition now
+                        // only if it is really assigned (not a stale message of a revoked one);
+                        // its window rebuild follows with the signal or the next tick.
+                        let id = PartitionId { topic: topic.into(), partition };
+                        if !is_assigned(&consumer, &id) {
+                            continue;
                         }
+                        owned.insert(id.clone(), Owned::new(state.assign(id)));
+                    }
+                    let Some((id, own)) = owned.iter_mut().find(|(p, _)| p.partition == partition && &*p.topic == topic) else {
+                        continue;
                     };
-                    let mode = match own.replay_until {
-                        Some(until) if offset < until => Mode::Replay,
-                        _ => Mode::Live,
-                    };
-                    if own.next.is_some_and(|n| offset < n) && mode == Mode::Live {
+                    let id = id.clone();
+                    let Some(mode) = own.admit(offset) else {
                         // Already applied since this assignment (a seek re-delivered it).
                         continue;
-                    }
-                    own.next = Some(offset + 1);
+                    };
                     let job = Job {
                         partition: id,
                         offset,
@@ -268,7 +268,7 @@ impl Pipeline {
                     workers.submit(job).await;
                 }
                 _ = tick.tick() => {
-                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms).await;
+                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms, Retry::Pending).await;
                     housekeeping(&state, &metrics);
                     if let Some(f) = &follow_ups {
                         f.retry();
@@ -307,12 +307,52 @@ impl Pipeline {
 }
 
 /// Per-partition bookkeeping of the loop.
+///
+/// After an assignment the partition is read twice over a range: live messages may arrive from
+/// the committed offset before the rebuild's seek takes effect, then the seek re-delivers
+/// `[start, committed)` for replay and `[committed, ..)` again. Each offset must reach the windows
+/// exactly once, so replayed and live offsets are tracked separately.
 struct Owned {
     store: SharedStore,
+    /// Whether the window state has been rebuilt (or needs no rebuild).
+    rebuilt: bool,
     /// Offsets below this are replayed into the windows only (already counted and committed).
     replay_until: Option<i64>,
-    /// Next offset expected; lower offsets after a seek are duplicates.
-    next: Option<i64>,
+    /// Next replay offset expected; lower ones are duplicates.
+    replay_next: Option<i64>,
+    /// Next live offset expected; lower ones are duplicates.
+    live_next: Option<i64>,
+}
+
+impl Owned {
+    fn new(store: SharedStore) -> Owned {
+        Owned {
+            store,
+            rebuilt: false,
+            replay_until: None,
+            replay_next: None,
+            live_next: None,
+        }
+    }
+
+    /// How to process the message at `offset`, or None if it was already applied.
+    fn admit(&mut self, offset: i64) -> Option<Mode> {
+        let (mode, next) = match self.replay_until {
+            Some(until) if offset < until => (Mode::Replay, &mut self.replay_next),
+            _ => (Mode::Live, &mut self.live_next),
+        };
+        if next.is_some_and(|n| offset < n) {
+            return None;
+        }
+        *next = Some(offset + 1);
+        Some(mode)
+    }
+}
+
+fn is_assigned(consumer: &Source, p: &PartitionId) -> bool {
+    consumer
+        .assignment()
+        .is_ok_and(|a| a.find_partition(&p.topic, p.partition).is_some())
 }
 
 /// Revoked partitions lose their window state (the next owner rebuilds it); assigned ones get a
@@ -323,7 +363,9 @@ async fn handle_signals(
     metrics: &Metrics,
     owned: &mut HashMap<PartitionId, Owned>,
     longest_ms: i64,
+    retry: Retry,
 ) {
+    let mut assigned = false;
     for signal in consumer.context().take_signals() {
         match signal {
             RebalanceSignal::Revoked(parts) => {
@@ -337,42 +379,49 @@ async fn handle_signals(
                 tracing::info!(owned = owned.len(), "partitions revoked");
             }
             RebalanceSignal::Assigned(parts) => {
-                let new: Vec<PartitionId> = parts
-                    .into_iter()
-                    .filter(|p| !owned.contains_key(p))
-                    .collect();
-                for p in &new {
-                    owned.insert(
-                        p.clone(),
-                        Owned {
-                            store: state.assign(p.clone()),
-                            replay_until: None,
-                            next: None,
-                        },
-                    );
+                for p in parts {
+                    if !owned.contains_key(&p) {
+                        owned.insert(p.clone(), Owned::new(state.assign(p)));
+                    }
                 }
-                rebuild_windows(consumer, owned, &new, longest_ms).await;
+                assigned = true;
                 metrics.ready.set(1);
                 tracing::info!(owned = owned.len(), "partitions assigned");
             }
         }
     }
+    if assigned || retry == Retry::Pending {
+        rebuild_windows(consumer, owned, longest_ms).await;
+    }
+}
+
+/// Whether to retry window rebuilds that failed earlier (once per tick, not per message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    No,
+    Pending,
 }
 
 /// Seeks newly assigned partitions back to the start of the longest window so their window state
-/// is rebuilt exactly; messages before the committed offset are replayed without counting.
+/// is rebuilt exactly; messages before the committed offset are replayed without counting. A
+/// partition whose lookup or seek fails is retried on the next tick; meanwhile it runs live from
+/// the committed offset, and [`Owned::admit`] drops the live messages the seek re-delivers.
 async fn rebuild_windows(
     consumer: &Arc<Source>,
     owned: &mut HashMap<PartitionId, Owned>,
-    new: &[PartitionId],
     longest_ms: i64,
 ) {
-    if new.is_empty() {
+    let pending: Vec<PartitionId> = owned
+        .iter()
+        .filter(|(_, o)| !o.rebuilt)
+        .map(|(p, _)| p.clone())
+        .collect();
+    if pending.is_empty() {
         return;
     }
     let since = now_ms() - longest_ms;
     let c = consumer.clone();
-    let parts = new.to_vec();
+    let parts = pending.clone();
     let ranges = tokio::task::spawn_blocking(move || {
         source::replay_range(&c, &parts, since, Duration::from_secs(10))
     })
@@ -380,7 +429,7 @@ async fn rebuild_windows(
     let ranges = match ranges {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot look up replay offsets; windows start empty for the new partitions");
+            tracing::warn!(error = %e, "cannot look up replay offsets; retrying");
             return;
         }
         Err(_) => return,
@@ -391,10 +440,16 @@ async fn rebuild_windows(
         start,
     } in ranges
     {
+        let Some(own) = owned.get_mut(&p) else {
+            continue;
+        };
         let (Some(committed), Some(start)) = (committed, start) else {
+            // Nothing committed (a new group) or nothing in the window: nothing to rebuild.
+            own.rebuilt = true;
             continue;
         };
         if start >= committed {
+            own.rebuilt = true;
             continue;
         }
         if let Err(e) = consumer.seek(
@@ -403,13 +458,14 @@ async fn rebuild_windows(
             Offset::Offset(start),
             Duration::from_secs(10),
         ) {
-            tracing::warn!(error = %e, topic = %p.topic, partition = p.partition, "seek for window rebuild failed");
+            tracing::warn!(error = %e, topic = %p.topic, partition = p.partition, "seek for window rebuild failed; retrying");
             continue;
         }
-        if let Some(own) = owned.get_mut(&p) {
-            own.replay_until = Some(committed);
-            own.next = None;
-        }
+        own.rebuilt = true;
+        own.replay_until = Some(committed);
+        own.replay_next = None;
+        // Live messages below the committed offset were counted by an earlier owner.
+        own.live_next = Some(own.live_next.map_or(committed, |n| n.max(committed)));
         tracing::info!(topic = %p.topic, partition = p.partition, from = start, until = committed, "rebuilding windows by replay");
     }
 }

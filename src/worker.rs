@@ -179,13 +179,14 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
                 if INVALID_LOG.allow() {
                     tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message (at most one logged per second; all are counted)");
                 }
-                let routed =
-                    shared
-                        .ack
-                        .dead_letter(&job.partition, job.offset, &job.payload, reason);
-                // Counted after routing, so a scrape that sees it counted also sees the dead letter.
-                shared.metrics.invalid(reason);
-                if routed {
+                // Counted once routed (dead letter acknowledged), after which the scrape also
+                // sees the dead letter: a message not routed before shutdown is read and counted
+                // again after restart, so it is counted only then.
+                if shared
+                    .ack
+                    .dead_letter(&job.partition, job.offset, &job.payload, reason)
+                {
+                    shared.metrics.invalid(reason);
                     shared.ack.applied(&job.partition, job.offset);
                 }
             }

@@ -85,8 +85,20 @@ impl ClientContext for SourceContext {
         tracing::warn!(%error, reason, "kafka client error");
     }
 
-    /// Consumer lag per assigned partition, from librdkafka's statistics (no extra requests).
+    /// Consumer lag per assigned partition and readiness, from librdkafka's statistics (no
+    /// extra requests).
     fn stats(&self, stats: rdkafka::Statistics) {
+        // Ready again after an outage once a broker is up and the group has rejoined, even if
+        // no message arrives; not ready while no broker is up.
+        let connected = stats
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP");
+        let joined = stats
+            .cgrp
+            .as_ref()
+            .is_some_and(|g| g.state == "up" && g.join_state == "steady");
+        self.metrics.ready.set(i64::from(connected && joined));
         for (topic, t) in &stats.topics {
             for (partition, p) in &t.partitions {
                 if *partition >= 0 && p.desired && p.consumer_lag >= 0 {
@@ -170,11 +182,10 @@ impl KafkaAck {
     }
 
     fn store(&self, p: &PartitionId, offset: i64) {
+        // `rd_kafka_offset_store` stores `offset + 1` itself (the next offset to read): passing
+        // `offset + 1` here committed one past and skipped a message after every restart.
         // Fails only for a partition revoked meanwhile: its new owner reads the message again.
-        if let Err(e) = self
-            .consumer
-            .store_offset(&p.topic, p.partition, offset + 1)
-        {
+        if let Err(e) = self.consumer.store_offset(&p.topic, p.partition, offset) {
             tracing::debug!(error = %e, topic = %p.topic, partition = p.partition, "offset not stored");
         }
     }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod tansu;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,0 +1,566 @@
+//! Nothing lost, nothing counted twice, against a real broker (tansu) and the real binary: dead
+//! letters, kill -9 and restart, replicas joining and dying, a broker outage, SIGTERM.
+//!
+//! The oracle of every test is an offline recomputation: the topic is read back from the broker
+//! and the NPS and CSAT sums and counts per channel and window are worked out here, independently
+//! of manyi's code, then compared with `manyi_index_sum`/`manyi_index_count` summed over the live
+//! replicas. Tests wait for conditions with generous deadlines; none asserts a duration.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::tansu::{
+    committed, end_offsets, eventually, produce, produce_with, read_topic, unique, Manyi,
+    RunConfig, Tansu,
+};
+use common::{now_ms, Sample};
+use serde_json::{json, Value};
+
+/// The tests start brokers and processes and inject faults on 2 shared cores: one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const MINUTE: i64 = 60_000;
+const WINDOWS: [(&str, i64); 2] = [("1h", 60 * MINUTE), ("24h", 24 * 60 * MINUTE)];
+const CHANNELS: [&str; 3] = ["app", "web", "shop"];
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// Event `i` of a run: a survey in one of three channels, now, 30 minutes or 3 hours old; every
+/// 23rd is two days old (late), every 17th is invalid in one of four ways.
+fn event(i: usize, t0: i64) -> Vec<u8> {
+    let channel = CHANNELS[i % 3];
+    let age = [0, 30 * MINUTE, 180 * MINUTE][(i / 3) % 3];
+    let ts = if i % 23 == 22 {
+        t0 - 48 * 60 * MINUTE
+    } else {
+        t0 - age
+    };
+    if i % 17 == 16 {
+        return match (i / 17) % 4 {
+            0 => format!("{{\"id\": \"e{i}\", \"ts\": {ts}, \"scores\"").into_bytes(),
+            1 => vec![0xff, 0xfe, b'{', (i % 251) as u8],
+            2 => {
+                serde_json::to_vec(&json!({"id": format!("e{i}"), "ts": ts, "scores": {"csat": 9}}))
+                    .unwrap()
+            }
+            _ => serde_json::to_vec(
+                &json!({"id": format!("e{i}"), "ts": ts, "dims": {"channel": channel}}),
+            )
+            .unwrap(),
+        };
+    }
+    let mut scores = json!({"nps": (i * 7) % 11});
+    if i % 2 == 0 {
+        scores["csat"] = json!(1 + (i * 3) % 5);
+    }
+    serde_json::to_vec(&json!({"id": format!("e{i}"), "ts": ts, "kind": "survey", "scores": scores, "dims": {"channel": channel}}))
+        .unwrap()
+}
+
+fn events(range: std::ops::Range<usize>, t0: i64) -> Vec<Vec<u8>> {
+    range.map(|i| event(i, t0)).collect()
+}
+
+/// (index, window, channel) → (sum, count).
+type Indices = BTreeMap<(String, String, String), (f64, f64)>;
+
+/// Why the oracle rejects a payload (the reason code manyi must give), or None if it is valid.
+fn invalid_reason(payload: &[u8]) -> Option<&'static str> {
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return Some("invalid_utf8");
+    };
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return Some("invalid_json");
+    };
+    let scores = &v["scores"];
+    if scores.is_null() {
+        return Some("empty_event");
+    }
+    if scores["csat"]
+        .as_u64()
+        .is_some_and(|c| !(1..=5).contains(&c))
+    {
+        return Some("score_out_of_range");
+    }
+    None
+}
+
+/// The offline recomputation over the messages of the topic.
+fn oracle(messages: &[(i32, i64, Vec<u8>)]) -> Indices {
+    let now = now_ms();
+    let mut out = Indices::new();
+    for (_, _, payload) in messages {
+        if invalid_reason(payload).is_some() {
+            continue;
+        }
+        let v: Value = serde_json::from_slice(payload).unwrap();
+        let ts = v["ts"].as_i64().unwrap();
+        let channel = v["dims"]["channel"].as_str().unwrap().to_owned();
+        let mut values = vec![];
+        if let Some(n) = v["scores"]["nps"].as_u64() {
+            values.push((
+                "nps",
+                [-100.0, 0.0, 100.0][(n >= 7) as usize + (n >= 9) as usize],
+            ));
+        }
+        if let Some(c) = v["scores"]["csat"].as_u64() {
+            values.push(("csat", if c >= 4 { 100.0 } else { 0.0 }));
+        }
+        for (window, len) in WINDOWS {
+            // Bucket rounding moves a window's start by at most one bucket: the ages used
+            // (0, 30 min, 3 h, 2 days) are far from every edge.
+            if now - ts >= len {
+                continue;
+            }
+            for (index, x) in &values {
+                let e = out
+                    .entry((index.to_string(), window.to_owned(), channel.clone()))
+                    .or_default();
+                e.0 += x;
+                e.1 += 1.0;
+            }
+        }
+    }
+    out
+}
+
+/// `manyi_index_sum`/`_count` of nps and csat in the checked windows, summed over replicas.
+fn served(scrapes: &[Vec<Sample>]) -> Indices {
+    let mut out = Indices::new();
+    for s in scrapes.iter().flatten() {
+        let slot = match s.name.as_str() {
+            "manyi_index_sum" => 0,
+            "manyi_index_count" => 1,
+            _ => continue,
+        };
+        let l = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
+        let (index, window) = (l("index"), l("window"));
+        if !["nps", "csat"].contains(&index.as_str()) || !WINDOWS.iter().any(|w| w.0 == window) {
+            continue;
+        }
+        let e = out.entry((index, window, l("channel"))).or_default();
+        if slot == 0 {
+            e.0 += s.value;
+        } else {
+            e.1 += s.value;
+        }
+    }
+    out.retain(|_, (_, count)| *count > 0.0);
+    out
+}
+
+/// Waits until the replicas together serve exactly the oracle over the whole topic.
+fn wait_exact(replicas: &[&Manyi], brokers: &str, topic: &str, partitions: i32) -> Indices {
+    let messages = read_topic(brokers, topic, partitions);
+    let start = Instant::now();
+    loop {
+        let expected = oracle(&messages);
+        let scrapes: Vec<Vec<Sample>> = replicas.iter().filter_map(|m| m.scrape()).collect();
+        let got = served(&scrapes);
+        if got == expected && scrapes.len() == replicas.len() {
+            return got;
+        }
+        if start.elapsed() > PATIENCE {
+            let diff: Vec<_> = expected
+                .iter()
+                .filter(|(k, v)| got.get(*k) != Some(*v))
+                .map(|(k, v)| (k, v, got.get(k)))
+                .collect();
+            panic!(
+                "served indices never matched the oracle over {} messages; (key, expected, served): {diff:?}; extra: {:?}",
+                messages.len(),
+                got.keys().filter(|k| !expected.contains_key(*k)).collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn counter(s: &[Sample], name: &str, label: (&str, &str)) -> f64 {
+    s.iter()
+        .filter(|x| x.name == name && x.labels.get(label.0).map(String::as_str) == Some(label.1))
+        .map(|x| x.value)
+        .sum()
+}
+
+/// Messages this process counted (applied + invalid + late).
+fn consumed(m: &Manyi) -> f64 {
+    let s = m.scrape().unwrap_or_default();
+    ["applied", "invalid", "late"]
+        .iter()
+        .map(|o| counter(&s, "manyi_messages_total", ("outcome", o)))
+        .sum()
+}
+
+/// Waits until the process has counted `n` messages, then checks it stays there.
+fn wait_consumed(m: &Manyi, n: f64) {
+    let start = Instant::now();
+    while consumed(m) < n && start.elapsed() < PATIENCE {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        consumed(m),
+        n,
+        "messages counted by this process (each exactly once)"
+    );
+}
+
+fn wait_committed_to_end(brokers: &str, group: &str, topic: &str, partitions: i32) {
+    let ends = end_offsets(brokers, topic, partitions);
+    let start = Instant::now();
+    loop {
+        let c = committed(brokers, group, topic, partitions);
+        if c == ends {
+            return;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "committed {c:?} never reached the end offsets {ends:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn invalid_messages_go_to_the_dead_letter_topic_with_their_envelope() {
+    let _g = serial();
+    let broker = Tansu::start();
+    let (topic, dlq) = (unique("fb"), unique("fb-dlq"));
+    broker.create_topic(&topic, 2);
+    broker.create_topic(&dlq, 1);
+    let mut cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    cfg.dead_letter_topic = Some(dlq.clone());
+    let manyi = Manyi::start(&cfg);
+
+    let t0 = now_ms();
+    let payloads = events(0..400, t0);
+    let placed = produce(&broker.brokers(), &topic, &payloads, 2);
+    wait_exact(&[&manyi], &broker.brokers(), &topic, 2);
+
+    let invalid: BTreeMap<(i32, i64), (&Vec<u8>, &str)> = payloads
+        .iter()
+        .zip(&placed)
+        .filter_map(|(p, at)| invalid_reason(p).map(|r| (*at, (p, r))))
+        .collect();
+    assert_eq!(invalid.len(), 400 / 17);
+    eventually("every dead letter written", PATIENCE, || {
+        end_offsets(&broker.brokers(), &dlq, 1)[0] >= invalid.len() as i64
+    });
+    let letters = read_topic(&broker.brokers(), &dlq, 1);
+    assert_eq!(
+        letters.len(),
+        invalid.len(),
+        "one dead letter per invalid message"
+    );
+    let mut seen = BTreeSet::new();
+    for (_, _, body) in &letters {
+        let env: manyi::source::Envelope = serde_json::from_slice(body).expect("envelope");
+        assert_eq!(env.source_topic, topic);
+        let at = (env.source_partition, env.source_offset);
+        let (original, reason) = invalid[&at];
+        assert_eq!(env.reason, reason, "reason of {at:?}");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&env.payload_base64)
+            .unwrap();
+        assert_eq!(&bytes, original, "original bytes of {at:?}");
+        assert!(env.dead_lettered_at_ms >= t0);
+        assert!(seen.insert(at), "{at:?} dead-lettered twice");
+    }
+    wait_committed_to_end(&broker.brokers(), &cfg.group, &topic, 2);
+    let s = manyi.scrape().unwrap();
+    assert_eq!(
+        counter(&s, "manyi_dead_letters_total", ("result", "ok")),
+        invalid.len() as f64
+    );
+    assert_eq!(
+        counter(&s, "manyi_messages_total", ("outcome", "invalid")),
+        invalid.len() as f64
+    );
+    println!(
+        "dead letters: {} invalid of 400 messages, envelopes checked",
+        invalid.len()
+    );
+}
+
+#[test]
+fn kill_9_and_restart_rebuilds_the_windows_exactly() {
+    let _g = serial();
+    let broker = Tansu::start();
+    let topic = unique("fb");
+    broker.create_topic(&topic, 3);
+    let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    let bs = broker.brokers();
+    let t0 = now_ms();
+    const N: usize = 20_000;
+
+    let mut first = Manyi::start(&cfg);
+    produce(&bs, &topic, &events(0..N, t0), 3);
+    wait_exact(&[&first], &bs, &topic, 3);
+    // No wait for the commit: whatever was applied but not yet committed is read again live.
+    first.kill();
+    produce(&bs, &topic, &events(N..N + 3_000, t0), 3);
+    let at_kill = committed(&bs, &cfg.group, &topic, 3);
+    println!("committed at kill -9: {at_kill:?}");
+    let at_restart: i64 = at_kill.iter().map(|c| c.max(&0)).sum();
+
+    let started = Instant::now();
+    let second = Manyi::start(&cfg);
+    wait_exact(&[&second], &bs, &topic, 3);
+    let rebuilt_in = started.elapsed();
+    // Counters count each message once across both lives: only what was not committed is new.
+    let end: i64 = end_offsets(&bs, &topic, 3).iter().sum();
+    wait_consumed(&second, (end - at_restart) as f64);
+    println!(
+        "restart: {} events replayed into the windows and {} consumed live in {:.2} s",
+        at_restart,
+        end - at_restart,
+        rebuilt_in.as_secs_f64()
+    );
+}
+
+#[test]
+fn replicas_joining_and_dying_add_up_to_the_oracle() {
+    let _g = serial();
+    let broker = Tansu::start();
+    let topic = unique("fb");
+    broker.create_topic(&topic, 4);
+    let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    let bs = broker.brokers();
+    let t0 = now_ms();
+
+    let mut a = Manyi::start(&cfg);
+    let b = Manyi::start(&cfg);
+    produce(&bs, &topic, &events(0..2_000, t0), 4);
+    wait_exact(&[&a, &b], &bs, &topic, 4);
+
+    // A third replica joins while the stream goes on.
+    let producer = {
+        let (bs, topic) = (bs.clone(), topic.clone());
+        std::thread::spawn(move || {
+            for k in 0..10 {
+                produce(
+                    &bs,
+                    &topic,
+                    &events(2_000 + k * 300..2_300 + k * 300, t0),
+                    4,
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+    };
+    let c = Manyi::start(&cfg);
+    producer.join().unwrap();
+    wait_exact(&[&a, &b, &c], &bs, &topic, 4);
+
+    // One stops mid-stream (SIGTERM: it drains, commits and leaves the group). With kill -9,
+    // tansu 0.6.0's coordinator expired the member but one survivor never rejoined, leaving a
+    // partition unowned (see the report on issue 7); kill -9 is covered by the restart test.
+    let producer = {
+        let (bs, topic) = (bs.clone(), topic.clone());
+        std::thread::spawn(move || {
+            for k in 0..10 {
+                produce(
+                    &bs,
+                    &topic,
+                    &events(5_000 + k * 300..5_300 + k * 300, t0),
+                    4,
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(a.terminate(PATIENCE).success());
+    producer.join().unwrap();
+    wait_exact(&[&b, &c], &bs, &topic, 4);
+
+    // Consumer lag only for owned partitions: the live replicas export disjoint sets that cover
+    // the topic once the group has settled.
+    let lag_partitions = |m: &Manyi| -> BTreeSet<String> {
+        m.scrape()
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| s.name == "manyi_consumer_lag_messages")
+            .map(|s| s.labels["partition"].clone())
+            .collect()
+    };
+    eventually("lag exported once per partition", PATIENCE, || {
+        let (pb, pc) = (lag_partitions(&b), lag_partitions(&c));
+        pb.is_disjoint(&pc) && pb.len() + pc.len() == 4 && !pb.is_empty() && !pc.is_empty()
+    });
+    println!("rebalance: 8000 messages, 2 joins, 1 stop mid-stream, sums over replicas exact");
+}
+
+#[test]
+fn broker_outage_keeps_serving_reports_not_ready_and_loses_nothing() {
+    let _g = serial();
+    let mut broker = Tansu::start();
+    let topic = unique("fb");
+    broker.create_topic(&topic, 2);
+    let mut cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    // The shipped session timeout (30 s) outlasts the outage. A longer outage makes librdkafka
+    // give up the assignment: the windows are then dropped and rebuilt by replay on reconnect.
+    cfg.properties
+        .insert("session.timeout.ms".into(), "30000".into());
+    cfg.properties
+        .insert("heartbeat.interval.ms".into(), "3000".into());
+    let bs = broker.brokers();
+    let t0 = now_ms();
+    let manyi = Manyi::start(&cfg);
+    produce(&bs, &topic, &events(0..1_000, t0), 2);
+    let before = wait_exact(&[&manyi], &bs, &topic, 2);
+    eventually("ready", PATIENCE, || manyi.readyz() == Some(200));
+
+    broker.stop();
+    let down = Instant::now();
+    // The stream goes on: the producer buffers while the broker is away.
+    let producer = {
+        let (bs, topic) = (bs.clone(), topic.clone());
+        std::thread::spawn(move || {
+            produce_with(
+                &bs,
+                &topic,
+                &events(1_000..2_000, t0),
+                2,
+                &[("reconnect.backoff.max.ms", "1000")],
+            )
+        })
+    };
+    eventually("/readyz 503 while the broker is down", PATIENCE, || {
+        manyi.readyz() == Some(503)
+    });
+    while down.elapsed() < Duration::from_secs(20) {
+        // The last indices are still served.
+        assert_eq!(
+            served(&[manyi.scrape().expect("metrics while down")]),
+            before
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    broker.restart();
+    producer.join().unwrap();
+    wait_exact(&[&manyi], &bs, &topic, 2);
+    eventually("ready again", PATIENCE, || manyi.readyz() == Some(200));
+    wait_committed_to_end(&bs, &cfg.group, &topic, 2);
+    println!(
+        "outage: broker down {:.0} s, 2000 messages exact",
+        down.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn sigterm_drains_commits_and_exits_zero() {
+    let _g = serial();
+    let broker = Tansu::start();
+    let topic = unique("fb");
+    broker.create_topic(&topic, 2);
+    let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    let bs = broker.brokers();
+    let t0 = now_ms();
+    let deadline = Duration::from_secs(10) + PATIENCE;
+
+    // Idle at SIGTERM: everything read is committed.
+    let mut m = Manyi::start(&cfg);
+    produce(&bs, &topic, &events(0..3_000, t0), 2);
+    wait_exact(&[&m], &bs, &topic, 2);
+    let status = m.terminate(deadline);
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(
+        committed(&bs, &cfg.group, &topic, 2),
+        end_offsets(&bs, &topic, 2),
+        "SIGTERM commits what was applied"
+    );
+
+    // Busy at SIGTERM: in-flight messages are finished and committed, nothing is read twice.
+    let mut m = Manyi::start(&cfg);
+    eventually("rebuilt", PATIENCE, || {
+        served(&[m.scrape().unwrap_or_default()]).len() == oracle(&read_topic(&bs, &topic, 2)).len()
+    });
+    assert_eq!(
+        consumed(&m),
+        0.0,
+        "a restart after a clean stop reprocesses nothing"
+    );
+    produce(&bs, &topic, &events(3_000..23_000, t0), 2);
+    eventually("mid-stream", PATIENCE, || consumed(&m) > 0.0);
+    let status = m.terminate(deadline);
+    assert!(status.success(), "exit status {status}");
+    let at_stop: i64 = committed(&bs, &cfg.group, &topic, 2)
+        .iter()
+        .map(|c| c.max(&0))
+        .sum();
+
+    let m = Manyi::start(&cfg);
+    wait_exact(&[&m], &bs, &topic, 2);
+    let end: i64 = end_offsets(&bs, &topic, 2).iter().sum();
+    wait_consumed(&m, (end - at_stop) as f64);
+    println!("sigterm: stopped at {at_stop} of {end}; 2 clean stops, exact");
+}
+
+#[test]
+fn sasl_scram_with_the_password_from_the_environment() {
+    let _g = serial();
+    let mut broker = Tansu::start();
+    let topic = unique("fb");
+    broker.create_topic(&topic, 2);
+    // tansu's CLI cannot authenticate: users are created before authentication is switched on.
+    let password = "s3cret-Scram-pw-7f2c";
+    broker.command(&[
+        "user",
+        "create",
+        "manyi",
+        password,
+        "--mechanism",
+        "scram256",
+    ]);
+    broker.stop();
+    broker.restart_with(&["--authentication"]);
+    let bs = broker.brokers();
+    let sasl = [
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanisms", "SCRAM-SHA-256"),
+        ("sasl.username", "manyi"),
+        ("sasl.password", password),
+    ];
+    let t0 = now_ms();
+    let payloads = events(0..500, t0);
+    let placed = produce_with(&bs, &topic, &payloads, 2, &sasl);
+
+    let mut cfg = RunConfig::new(&bs, &topic, &unique("g"));
+    for (k, v) in &sasl[..3] {
+        cfg.properties.insert(k.to_string(), v.to_string());
+    }
+    cfg.properties
+        .insert("sasl.password".into(), "env:MANYI_SASL_PASSWORD".into());
+    cfg.env
+        .push(("MANYI_SASL_PASSWORD".into(), password.into()));
+    let manyi = Manyi::start(&cfg);
+    let messages: Vec<(i32, i64, Vec<u8>)> = placed
+        .iter()
+        .zip(payloads)
+        .map(|(&(p, o), b)| (p, o, b))
+        .collect();
+    let start = Instant::now();
+    while served(&[manyi.scrape().unwrap_or_default()]) != oracle(&messages) {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "nothing consumed over SASL/SCRAM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = common::tansu::get(manyi.addr, "/metrics").unwrap().1;
+    assert!(!metrics.contains(password), "the password is in /metrics");
+    assert!(
+        !manyi.log().contains(password),
+        "the password is in the log"
+    );
+    println!(
+        "sasl: 500 messages over SASL_PLAINTEXT/SCRAM-SHA-256, password from env, never shown"
+    );
+}
