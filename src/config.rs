@@ -176,6 +176,11 @@ pub struct WindowsConfig {
     /// Buckets per window: a window advances in steps of duration / buckets.
     #[serde(default = "default_buckets")]
     pub buckets: usize,
+    /// How far back window state is rebuilt after a restart or rebalance ("6h"). Unset: the
+    /// longest window, so every window is exact. Shorter bounds the replay for very long windows;
+    /// windows longer than this are then incomplete until they have run that long.
+    #[serde(default)]
+    pub max_replay: Option<String>,
 }
 
 fn default_durations() -> Vec<String> {
@@ -191,6 +196,7 @@ impl Default for WindowsConfig {
         WindowsConfig {
             durations: default_durations(),
             buckets: default_buckets(),
+            max_replay: None,
         }
     }
 }
@@ -443,6 +449,8 @@ pub struct ValidConfig {
     pub user_dict: Option<PathBuf>,
     pub windows: Vec<WindowSpec>,
     pub buckets: usize,
+    /// How far back window state is rebuilt on assignment, in ms.
+    pub replay_ms: i64,
     pub dimensions: DimensionsConfig,
     pub csi_weights: Vec<(String, f64)>,
     pub composite: CompositeWeights,
@@ -620,6 +628,16 @@ impl Config {
             windows.push(WindowSpec { label, length_ms });
         }
 
+        let longest = windows.iter().map(|w| w.length_ms).max().unwrap_or(0);
+        let replay_ms = match &self.windows.max_replay {
+            None => longest,
+            Some(d) => {
+                let ms = humantime::parse_duration(d)
+                    .map_err(|e| invalid("windows.max_replay", format!("{d:?}: {e}")))?
+                    .as_millis() as i64;
+                ms.min(longest)
+            }
+        };
         let dims = &self.dimensions;
         for (i, l) in dims.labels.iter().enumerate() {
             if !valid_label_name(l) || RESERVED_LABELS.contains(&l.as_str()) {
@@ -744,6 +762,7 @@ impl Config {
             user_dict: self.segmenter.user_dict,
             windows,
             buckets: self.windows.buckets,
+            replay_ms,
             dimensions: self.dimensions,
             csi_weights,
             composite,
@@ -1008,6 +1027,22 @@ mod tests {
             err.contains("MANYI_TEST_MISSING") && !err.contains("s3cret"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn replay_defaults_to_the_longest_window_and_can_be_bounded() {
+        let cfg = Config::from_toml(minimal()).unwrap().validate().unwrap();
+        assert_eq!(cfg.replay_ms, 86_400_000);
+        let text = format!("{}[windows]\nmax_replay = \"6h\"\n", minimal());
+        assert_eq!(
+            Config::from_toml(&text)
+                .unwrap()
+                .validate()
+                .unwrap()
+                .replay_ms,
+            6 * 3_600_000
+        );
+        assert!(invalid_with("[windows]\nmax_replay = \"soon\"\n").contains("windows.max_replay"));
     }
 
     #[test]

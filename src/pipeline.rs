@@ -212,7 +212,8 @@ impl Pipeline {
             follow_ups: follow_ups.clone(),
         });
         let workers = Workers::start(cfg.workers, shared, |i| state.totals(i));
-        let longest_ms = cfg.windows.iter().map(|w| w.length_ms).max().unwrap_or(0);
+        // Window state is rebuilt this far back on assignment (the longest window unless bounded).
+        let replay_ms = cfg.replay_ms;
         let mut owned: HashMap<PartitionId, Owned> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -226,7 +227,7 @@ impl Pipeline {
                 _ = &mut shutdown => break,
                 _ = reload.notified() => reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Always).await,
                 msg = consumer.recv() => {
-                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms, Retry::No).await;
+                    handle_signals(&consumer, &state, &metrics, &mut owned, replay_ms, Retry::No).await;
                     let m = match msg {
                         Ok(m) => m,
                         Err(e) => {
@@ -268,7 +269,7 @@ impl Pipeline {
                     workers.submit(job).await;
                 }
                 _ = tick.tick() => {
-                    handle_signals(&consumer, &state, &metrics, &mut owned, longest_ms, Retry::Pending).await;
+                    handle_signals(&consumer, &state, &metrics, &mut owned, replay_ms, Retry::Pending).await;
                     housekeeping(&state, &metrics);
                     if let Some(f) = &follow_ups {
                         f.retry();
@@ -362,7 +363,7 @@ async fn handle_signals(
     state: &LiveState,
     metrics: &Metrics,
     owned: &mut HashMap<PartitionId, Owned>,
-    longest_ms: i64,
+    replay_ms: i64,
     retry: Retry,
 ) {
     let mut assigned = false;
@@ -391,7 +392,7 @@ async fn handle_signals(
         }
     }
     if assigned || retry == Retry::Pending {
-        rebuild_windows(consumer, owned, longest_ms).await;
+        rebuild_windows(consumer, owned, replay_ms).await;
     }
 }
 
@@ -409,7 +410,7 @@ enum Retry {
 async fn rebuild_windows(
     consumer: &Arc<Source>,
     owned: &mut HashMap<PartitionId, Owned>,
-    longest_ms: i64,
+    replay_ms: i64,
 ) {
     let pending: Vec<PartitionId> = owned
         .iter()
@@ -419,7 +420,7 @@ async fn rebuild_windows(
     if pending.is_empty() {
         return;
     }
-    let since = now_ms() - longest_ms;
+    let since = now_ms() - replay_ms;
     let c = consumer.clone();
     let parts = pending.clone();
     let ranges = tokio::task::spawn_blocking(move || {
