@@ -647,6 +647,12 @@ impl Config {
                 ));
             }
         }
+        if dims.labels.len() > crate::dimensions::MAX_LABELS {
+            return Err(invalid(
+                "dimensions.labels",
+                format!("at most {} labels", crate::dimensions::MAX_LABELS),
+            ));
+        }
         if dims.max_values == 0 {
             return Err(invalid("dimensions.max_values", "must be at least 1"));
         }

@@ -19,6 +19,8 @@ pub const OTHER: &str = "other";
 pub const UNKNOWN: &str = "unknown";
 /// Longer values are treated as over budget: label values are for humans, not payloads.
 pub const MAX_VALUE_BYTES: usize = 128;
+/// Most dimension labels a series may have (checked by config validation).
+pub const MAX_LABELS: usize = 8;
 
 /// Maps an event's `dims` to a [`SeriesKey`], shared by all workers.
 #[derive(Debug)]
@@ -29,7 +31,9 @@ pub struct DimensionGuard {
     /// Admitted values per label.
     admitted: Vec<RwLock<HashSet<Box<str>>>>,
     /// Keys already built, so the hot path does not allocate for known series.
-    keys: RwLock<HashMap<Vec<Box<str>>, SeriesKey>>,
+    /// Keys by the hash of their values (collisions share a list).
+    keys: RwLock<HashMap<u64, Vec<SeriesKey>>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 /// The outcome of mapping one event.
@@ -56,6 +60,7 @@ impl DimensionGuard {
                 .map(|_| RwLock::new(HashSet::new()))
                 .collect(),
             keys: RwLock::new(HashMap::new()),
+            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -65,32 +70,56 @@ impl DimensionGuard {
 
     /// The series key of `fb`.
     pub fn map(&self, fb: &Feedback) -> Mapped {
-        let mut parts: Vec<Box<str>> = Vec::with_capacity(self.labels.len());
+        // Values on the stack: a known series costs no allocation.
+        let mut values = [""; MAX_LABELS];
+        let n = self.labels.len().min(MAX_LABELS);
         let mut dropped = Vec::new();
-        for (i, label) in self.labels.iter().enumerate() {
-            let value = match fb.dim(label) {
-                None => UNKNOWN,
-                Some("") => UNKNOWN,
-                Some(v) => {
-                    if self.admit(i, v) {
-                        v
-                    } else {
-                        dropped.push(i);
-                        OTHER
-                    }
+        for (i, label) in self.labels.iter().take(n).enumerate() {
+            values[i] = match fb.dim(label) {
+                None | Some("") => UNKNOWN,
+                Some(v) if self.admit(i, v) => v,
+                Some(_) => {
+                    dropped.push(i);
+                    OTHER
                 }
             };
-            parts.push(value.into());
         }
-        if let Some(k) = self.keys.read().expect("dimension key lock").get(&parts) {
+        let values = &values[..n];
+        let hash = {
+            use std::hash::{BuildHasher, Hash, Hasher};
+            let mut h = self.hasher.build_hasher();
+            values.hash(&mut h);
+            h.finish()
+        };
+        let same = |k: &SeriesKey| {
+            k.len() == values.len() && k.iter().zip(values).all(|(a, b)| &**a == *b)
+        };
+        if let Some(k) = self
+            .keys
+            .read()
+            .expect("dimension key lock")
+            .get(&hash)
+            .and_then(|l| l.iter().find(|k| same(k)))
+        {
             return Mapped {
                 key: k.clone(),
                 dropped,
             };
         }
-        let key: SeriesKey = parts.clone().into();
         let mut keys = self.keys.write().expect("dimension key lock");
-        let key = keys.entry(parts).or_insert(key).clone();
+        let list = keys.entry(hash).or_default();
+        let key = match list.iter().find(|k| same(k)) {
+            Some(k) => k.clone(),
+            None => {
+                let k: SeriesKey = values
+                    .iter()
+                    .map(|v| Box::<str>::from(*v))
+                    .collect::<Vec<_>>()
+                    .into();
+                list.push(k.clone());
+                k
+            }
+        };
         Mapped { key, dropped }
     }
 
@@ -200,7 +229,10 @@ mod tests {
         for i in 0..100_000 {
             g.map(&fb(&[("channel", "app"), ("product", &format!("sku-{i}"))]));
         }
-        assert_eq!(g.keys.read().unwrap().len(), 11);
+        assert_eq!(
+            g.keys.read().unwrap().values().map(Vec::len).sum::<usize>(),
+            11
+        );
     }
 
     #[test]

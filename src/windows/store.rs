@@ -74,7 +74,10 @@ pub enum Applied {
 /// All series of one partition.
 #[derive(Debug)]
 pub struct PartitionStore {
-    windows: Arc<[WindowSpec]>,
+    /// Bucket width of each window, in config order.
+    widths: Box<[i64]>,
+    /// Bucket width of the longest window.
+    longest_width: i64,
     buckets: usize,
     layout: Layout,
     series: HashMap<SeriesKey, Vec<Ring>>,
@@ -83,8 +86,14 @@ pub struct PartitionStore {
 
 impl PartitionStore {
     pub fn new(windows: Arc<[WindowSpec]>, buckets: usize, layout: Layout) -> PartitionStore {
+        let widths: Box<[i64]> = windows
+            .iter()
+            .map(|w| w.length_ms / buckets as i64)
+            .collect();
+        let longest_width = widths.iter().copied().max().unwrap_or(1);
         PartitionStore {
-            windows,
+            widths,
+            longest_width,
             buckets,
             layout,
             series: HashMap::new(),
@@ -97,10 +106,6 @@ impl PartitionStore {
         (self.newest_event_ms != i64::MIN).then_some(self.newest_event_ms)
     }
 
-    fn width(&self, w: usize) -> i64 {
-        self.windows[w].length_ms / self.buckets as i64
-    }
-
     /// Adds one response. `now_ms` is the wall clock; `aspects` are `(aspect slot, value)` pairs.
     pub fn apply(
         &mut self,
@@ -111,10 +116,7 @@ impl PartitionStore {
         now_ms: i64,
     ) -> Applied {
         let end = now_ms.max(self.newest_event_ms).max(event_ms);
-        let longest = (0..self.windows.len())
-            .max_by_key(|&w| self.windows[w].length_ms)
-            .unwrap_or(0);
-        let width = self.width(longest);
+        let width = self.longest_width;
         let oldest_epoch = end.div_euclid(width) - self.buckets as i64 + 1;
         if event_ms.div_euclid(width) < oldest_epoch {
             return Applied::Late;
@@ -122,7 +124,7 @@ impl PartitionStore {
         self.newest_event_ms = self.newest_event_ms.max(event_ms);
 
         let (buckets, layout) = (self.buckets, self.layout);
-        let widths: Vec<i64> = (0..self.windows.len()).map(|w| self.width(w)).collect();
+        let widths = &self.widths;
         let rings = match self.series.get_mut(key) {
             Some(r) => r,
             None => self.series.entry(key.clone()).or_insert_with(|| {
@@ -134,7 +136,7 @@ impl PartitionStore {
                     .collect()
             }),
         };
-        for (ring, width) in rings.iter_mut().zip(widths) {
+        for (ring, &width) in rings.iter_mut().zip(widths.iter()) {
             let epoch = event_ms.div_euclid(width);
             let slot = epoch.rem_euclid(buckets as i64) as usize;
             let accs = &mut ring.accs[slot * layout.len()..(slot + 1) * layout.len()];
@@ -166,11 +168,11 @@ impl PartitionStore {
     /// buckets have all left every window.
     pub fn collect_into(&mut self, end_ms: i64, into: &mut Snapshot) {
         let (buckets, layout) = (self.buckets as i64, self.layout);
-        let widths: Vec<i64> = (0..self.windows.len()).map(|w| self.width(w)).collect();
+        let widths = &self.widths;
         self.series.retain(|key, rings| {
             let mut live = false;
             let mut totals = vec![vec![Acc::default(); layout.len()]; widths.len()];
-            for ((ring, width), out) in rings.iter().zip(&widths).zip(totals.iter_mut()) {
+            for ((ring, width), out) in rings.iter().zip(widths.iter()).zip(totals.iter_mut()) {
                 let last = end_ms.div_euclid(*width);
                 for (slot, &epoch) in ring.epochs.iter().enumerate() {
                     if epoch > last - buckets && epoch <= last {
