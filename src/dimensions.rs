@@ -86,10 +86,8 @@ impl DimensionGuard {
         }
         let values = &values[..n];
         let hash = {
-            use std::hash::{BuildHasher, Hash, Hasher};
-            let mut h = self.hasher.build_hasher();
-            values.hash(&mut h);
-            h.finish()
+            use std::hash::BuildHasher;
+            self.hasher.hash_one(values)
         };
         let same = |k: &SeriesKey| {
             k.len() == values.len() && k.iter().zip(values).all(|(a, b)| &**a == *b)
