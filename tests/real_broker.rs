@@ -564,3 +564,171 @@ fn sasl_scram_with_the_password_from_the_environment() {
         "sasl: 500 messages over SASL_PLAINTEXT/SCRAM-SHA-256, password from env, never shown"
     );
 }
+
+#[test]
+fn dead_letter_topic_unavailable_holds_the_partition_then_delivers() {
+    let _g = serial();
+    let broker = Tansu::start();
+    let (topic, dlq) = (unique("fb"), unique("fb-dlq"));
+    broker.create_topic(&topic, 1);
+    let bs = broker.brokers();
+    // The dead-letter topic does not exist yet and tansu does not create topics on demand: every
+    // dead-letter write fails until it is created below.
+    let mut cfg = RunConfig::new(&bs, &topic, &unique("g"));
+    cfg.dead_letter_topic = Some(dlq.clone());
+    let t0 = now_ms();
+    const N: usize = 60;
+    let payloads = events(0..N, t0);
+    let placed = produce(&bs, &topic, &payloads, 1);
+    let messages: Vec<(i32, i64, Vec<u8>)> = placed
+        .iter()
+        .zip(&payloads)
+        .map(|(&(p, o), b)| (p, o, b.clone()))
+        .collect();
+    let invalid: Vec<i64> = messages
+        .iter()
+        .filter(|(_, _, b)| invalid_reason(b).is_some())
+        .map(|(_, o, _)| *o)
+        .collect();
+    assert_eq!(invalid, [16, 33, 50]);
+    let first = invalid[0];
+    let manyi = Manyi::start(&cfg);
+
+    let errors = |m: &Manyi| {
+        counter(
+            &m.scrape().expect("metrics while stuck"),
+            "manyi_dead_letters_total",
+            ("result", "error"),
+        )
+    };
+    eventually("a failed dead-letter write", PATIENCE, || {
+        errors(&manyi) >= 1.0
+    });
+    // Everything before the invalid message is applied and committed, nothing at or after it.
+    eventually("committed up to the invalid message", PATIENCE, || {
+        committed(&bs, &cfg.group, &topic, 1) == [first]
+    });
+    let stuck_at = errors(&manyi);
+    eventually("the write retried and failed again", PATIENCE, || {
+        errors(&manyi) > stuck_at
+    });
+    let s = manyi.scrape().expect("still serving");
+    assert_eq!(
+        committed(&bs, &cfg.group, &topic, 1),
+        [first],
+        "the partition advanced past an invalid message that was not dead-lettered"
+    );
+    assert_eq!(
+        served(std::slice::from_ref(&s)),
+        oracle(&messages[..first as usize]),
+        "only the messages before the invalid one are in the windows"
+    );
+    assert_eq!(consumed(&manyi), first as f64);
+    assert_eq!(
+        counter(&s, "manyi_dead_letters_total", ("result", "ok")),
+        0.0
+    );
+    let failed_writes = errors(&manyi);
+
+    // The topic becomes writable: the held envelope goes out, then the rest of the partition.
+    broker.create_topic(&dlq, 1);
+    wait_exact(&[&manyi], &bs, &topic, 1);
+    wait_committed_to_end(&bs, &cfg.group, &topic, 1);
+    wait_consumed(&manyi, N as f64);
+    eventually("every dead letter written", PATIENCE, || {
+        end_offsets(&bs, &dlq, 1)[0] >= invalid.len() as i64
+    });
+    let letters: Vec<i64> = read_topic(&bs, &dlq, 1)
+        .iter()
+        .map(|(_, _, body)| {
+            let env: manyi::source::Envelope = serde_json::from_slice(body).expect("envelope");
+            assert_eq!(env.source_topic, topic);
+            env.source_offset
+        })
+        .collect();
+    assert_eq!(
+        letters, invalid,
+        "each invalid message dead-lettered once, in order"
+    );
+    let s = manyi.scrape().unwrap();
+    assert_eq!(
+        counter(&s, "manyi_dead_letters_total", ("result", "ok")),
+        3.0
+    );
+    assert_eq!(
+        counter(&s, "manyi_messages_total", ("outcome", "invalid")),
+        3.0
+    );
+    println!(
+        "dead-letter topic unavailable: held at offset {first} through {failed_writes} failed writes; \
+         after it was created {N} messages exact, 3 envelopes, committed to the end"
+    );
+}
+
+#[test]
+fn tls_with_a_self_signed_certificate_end_to_end() {
+    let _g = serial();
+    let front_port = common::tansu::free_port();
+    let broker = Tansu::start_advertising(Some(front_port), &[]);
+    let topic = unique("fb");
+    broker.create_topic(&topic, 2);
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let front = common::tansu::TlsFront::start(
+        front_port,
+        broker.brokers(),
+        &cert.cert.pem(),
+        &cert.key_pair.serialize_pem(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let ca = ca.display().to_string();
+    let bs = format!("127.0.0.1:{front_port}");
+    let tls = [
+        ("security.protocol", "SSL"),
+        ("ssl.ca.location", ca.as_str()),
+    ];
+
+    let t0 = now_ms();
+    let payloads = events(0..500, t0);
+    let placed = produce_with(&bs, &topic, &payloads, 2, &tls);
+    let mut cfg = RunConfig::new(&bs, &topic, &unique("g"));
+    for (k, v) in tls {
+        cfg.properties.insert(k.into(), v.into());
+    }
+    let manyi = Manyi::start(&cfg);
+    let messages: Vec<(i32, i64, Vec<u8>)> = placed
+        .iter()
+        .zip(payloads)
+        .map(|(&(p, o), b)| (p, o, b))
+        .collect();
+    let start = Instant::now();
+    while served(&[manyi.scrape().unwrap_or_default()]) != oracle(&messages) {
+        assert!(start.elapsed() < PATIENCE, "nothing consumed over TLS");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    let sessions = front.accepted.load(Relaxed);
+    assert!(sessions > 0);
+    assert_eq!(front.rejected.load(Relaxed), 0, "a TLS handshake failed");
+
+    // The CA setting is honoured: a manyi trusting another CA refuses the broker's certificate.
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let wrong_ca = tmp.path().join("other-ca.pem");
+    std::fs::write(&wrong_ca, other.cert.pem()).unwrap();
+    let mut wrong = RunConfig::new(&bs, &topic, &unique("g"));
+    wrong.properties = cfg.properties.clone();
+    wrong
+        .properties
+        .insert("ssl.ca.location".into(), wrong_ca.display().to_string());
+    let refused = Manyi::start(&wrong);
+    eventually("a refused certificate", PATIENCE, || {
+        front.rejected.load(Relaxed) > 0 && refused.log().contains("certificate verify failed")
+    });
+    assert_eq!(consumed(&refused), 0.0);
+    assert!(served(&[refused.scrape().unwrap_or_default()]).is_empty());
+    println!(
+        "tls: 500 messages over SSL with a self-signed CA ({sessions} TLS sessions); a wrong CA is refused"
+    );
+}

@@ -4,11 +4,13 @@
 //! and the partition does not advance.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TryRecvError};
 use std::time::Duration;
 
 use base64::Engine;
 use rdkafka::error::KafkaResult;
-use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use rdkafka::ClientContext;
 use serde::Serialize;
 
 use crate::decode::DecodeError;
@@ -39,9 +41,21 @@ impl Envelope {
     }
 }
 
+/// Hands each message's delivery report to the worker waiting for it.
+struct Reports;
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<SyncSender<Result<(), String>>>;
+    fn delivery(&self, result: &DeliveryResult<'_>, waiter: Self::DeliveryOpaque) {
+        let _ = waiter.try_send(result.as_ref().map(|_| ()).map_err(|(e, _)| e.to_string()));
+    }
+}
+
 /// A producer for the dead-letter topic, used synchronously from worker threads.
 pub struct DeadLetters {
-    producer: rdkafka::producer::BaseProducer,
+    producer: BaseProducer<Reports>,
     topic: String,
     metrics: Metrics,
 }
@@ -55,7 +69,7 @@ impl DeadLetters {
         cc.set("acks", "all")
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", "10000");
-        let producer = cc.create()?;
+        let producer = cc.create_with_context(Reports)?;
         Ok(DeadLetters {
             producer,
             topic,
@@ -92,16 +106,26 @@ impl DeadLetters {
     }
 
     fn send_once(&self, key: &str, body: &[u8]) -> Result<(), String> {
-        // BaseProducer reports delivery through poll(); a flush waits for exactly our message.
+        // The delivery report, not flush(), says whether the broker took it: flush() returns Ok
+        // once the queue is empty, also after the message failed (e.g. timed out because the
+        // topic does not exist), which used to commit an invalid message never dead-lettered.
+        let (tx, rx) = sync_channel(1);
         self.producer
             .send(
-                BaseRecord::<str, [u8]>::to(&self.topic)
+                BaseRecord::<str, [u8], _>::with_opaque_to(&self.topic, Box::new(tx))
                     .key(key)
                     .payload(body),
             )
             .map_err(|(e, _)| e.to_string())?;
-        self.producer
-            .flush(Duration::from_secs(15))
-            .map_err(|e| e.to_string())
+        // librdkafka reports every message within `message.timeout.ms`; any thread's poll may
+        // serve the callback, so wait on our own channel.
+        loop {
+            self.producer.poll(Duration::from_millis(100));
+            match rx.try_recv() {
+                Ok(result) => return result,
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => return Err("no delivery report".into()),
+            }
+        }
     }
 }

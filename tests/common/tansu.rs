@@ -75,6 +75,8 @@ pub fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
 pub struct Tansu {
     dir: tempfile::TempDir,
     port: u16,
+    /// The port advertised in metadata, if not `port` (a TLS front).
+    advertised: Option<u16>,
     extra: Vec<String>,
     child: Option<Child>,
 }
@@ -86,10 +88,16 @@ impl Tansu {
 
     /// Starts with extra `tansu broker` arguments (e.g. `--authentication`).
     pub fn start_with(extra: &[&str]) -> Tansu {
+        Tansu::start_advertising(None, extra)
+    }
+
+    /// Starts advertising `127.0.0.1:advertised` to clients instead of its own port.
+    pub fn start_advertising(advertised: Option<u16>, extra: &[&str]) -> Tansu {
         let bin = tansu_bin();
         let mut t = Tansu {
             dir: tempfile::tempdir().expect("temp dir"),
             port: free_port(),
+            advertised,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
@@ -118,6 +126,10 @@ impl Tansu {
             .open(self.dir.path().join("tansu.log"))
             .expect("tansu log");
         let url = self.url();
+        let advertised = match self.advertised {
+            Some(port) => format!("tcp://127.0.0.1:{port}"),
+            None => url.clone(),
+        };
         let child = Command::new(bin)
             .current_dir(self.dir.path())
             .args([
@@ -125,7 +137,7 @@ impl Tansu {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             // Relative: tansu mangles an absolute sqlite path.
             .args(["--storage-engine", "sqlite://tansu.db"])
@@ -238,6 +250,82 @@ impl Tansu {
 impl Drop for Tansu {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// TLS in front of a broker, because tansu 0.6.0 cannot serve TLS:
+/// - `tansu broker --cert cert.pem --key key.pem` exits with "error: the argument '--cert <CERT>'
+///   cannot be used with '--key <KEY>'" (both are in one clap `group = "tls"`, so exclusive), and
+///   without the key no TLS config is built;
+/// - even with one, tansu-broker's `broker.rs` builds the acceptor (`let _acceptor = ...`) and
+///   never uses it: connections are plain TCP. With `--cert` alone and manyi on
+///   `security.protocol = "SSL"`, librdkafka logs "Connection setup timed out in state
+///   SSL_HANDSHAKE (after 30029ms in state SSL_HANDSHAKE)" and tansu "early eof".
+///
+/// So the tests terminate TLS here (rustls, on 127.0.0.1) and forward the plaintext to tansu on
+/// loopback; tansu advertises this port, so every client connection, bootstrap or not, is TLS.
+pub struct TlsFront {
+    pub port: u16,
+    /// TLS sessions established and handshakes that failed.
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub rejected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl TlsFront {
+    pub fn start(port: u16, upstream: String, cert_pem: &str, key_pem: &str) -> TlsFront {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+            .expect("bind the TLS front");
+        let (accepted, rejected) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (ok, failed) = (accepted.clone(), rejected.clone());
+        rt.spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+                let (ok, failed) = (ok.clone(), failed.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    };
+                    ok.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                    }
+                });
+            }
+        });
+        TlsFront {
+            port,
+            accepted,
+            rejected,
+            _rt: rt,
+        }
     }
 }
 
