@@ -11,9 +11,15 @@
 //! - negation scope: words after a negation cue (不, 没有, 无 …) until the end of the clause are
 //!   hashed as "negated word" instead of "word", so 不高兴 does not count as 高兴; a second cue
 //!   flips the scope back;
-//! - degree: the word after a degree adverb (很, 太, 非常 …) also counts as "intensified word".
+//! - degree: the word after a degree adverb (很, 太, 非常 …) also counts as "intensified word";
+//! - lexicon: words of a sentiment lexicon (models/sentiment-lexicon.txt, compiled in) count as a
+//!   few polarity features — positive, negative, negated positive, negated negative, intensified —
+//!   after negation (a cue before, or a prefix inside the token: 不慢, 没问题), in their own block
+//!   L2-normalised and scaled apart from the n-grams, so words seen rarely in training still count;
+//! - contrast: everything after the last contrastive conjunction (但是, 不过, 可是 …) is weighted
+//!   up, since the verdict usually follows it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hasher;
 
 use serde::{Deserialize, Serialize};
@@ -21,7 +27,7 @@ use twox_hash::XxHash64;
 
 /// Version of the feature-extraction code. Bump on any change of hashing, namespaces, clause
 /// splitting or text normalisation.
-pub const FEATURE_SPEC_VERSION: u32 = 1;
+pub const FEATURE_SPEC_VERSION: u32 = 2;
 
 /// Everything that defines the mapping from words to feature buckets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +49,10 @@ pub struct FeatureSpec {
     pub negation: Negation,
     /// Degree adverb marking.
     pub degree: Degree,
+    /// Sentiment lexicon polarity features.
+    pub lexicon: Lexicon,
+    /// Up-weighting of the words after the last contrastive conjunction.
+    pub contrast: Contrast,
     /// Row normalisation.
     pub row_norm: RowNorm,
 }
@@ -78,6 +88,38 @@ pub enum Negation {
     Scope {
         cues: Vec<String>,
         max_words: u8,
+        /// A token that is not a cue but starts with one of these and continues with a lexicon
+        /// word (不慢, 没问题) counts as that lexicon word negated.
+        #[serde(default)]
+        prefixes: Vec<String>,
+        /// Character n-grams touching a cue or a negated word are hashed apart from the others
+        /// (不慢's 慢 is not the 慢 of 很慢).
+        #[serde(default)]
+        mark_chars: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Lexicon {
+    Off,
+    /// Whole-token matches of `positive` / `negative` words become polarity features whose block
+    /// is L2-normalised and multiplied by `scale`.
+    Polarity {
+        positive: Vec<String>,
+        negative: Vec<String>,
+        scale: f32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Contrast {
+    Off,
+    /// Features of the tokens from the last `conjunctions` token on count `weight` times.
+    Weight {
+        conjunctions: Vec<String>,
+        weight: f32,
     },
 }
 
@@ -129,7 +171,65 @@ pub const DEFAULT_NEGATION_CUES: &[&str] = &[
     "无法",
     "不曾",
     "尚未",
+    "没让",
+    "没有让",
+    "一点也不",
+    "一点都不",
+    "毫不",
+    "绝对不",
+    "根本不",
+    "根本没",
+    "根本没有",
+    "完全不",
+    "从没",
+    "从来不",
+    "从来没有",
+    "没怎么",
+    "不算",
+    "算不上",
+    "谈不上",
+    "称不上",
 ];
+
+/// Negation prefixes inside a token (不慢 = 不 + 慢), see [`Negation::Scope`].
+pub const DEFAULT_NEGATION_PREFIXES: &[&str] =
+    &["不", "没", "没有", "无", "未", "别", "不太", "不够"];
+
+/// Contrastive conjunctions: the verdict usually follows the last one.
+pub const DEFAULT_CONTRAST: &[&str] = &[
+    "但是", "但", "不过", "可是", "然而", "只是", "却", "可惜", "就是",
+];
+
+/// The hand-written lexicon, `word polarity` lines (1 or -1); see the file's header.
+pub const DEFAULT_LEXICON: &str = include_str!("../models/sentiment-lexicon.txt");
+
+/// Parses lexicon text (`word polarity` per line, `#` comments) into (positive, negative) lists.
+pub fn parse_lexicon(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_whitespace().collect::<Vec<_>>()[..] {
+            [w, "1"] => pos.push(w.to_string()),
+            [w, "-1"] => neg.push(w.to_string()),
+            _ => {
+                return Err(format!(
+                    "lexicon line {}: expected `word 1` or `word -1`",
+                    i + 1
+                ))
+            }
+        }
+    }
+    Ok((pos, neg))
+}
+
+/// Default lexicon scale (the polarity block's norm next to the n-grams' norm of 1).
+pub const DEFAULT_LEXICON_SCALE: f32 = 1.0;
+/// Default weight of the tokens after the last contrastive conjunction: 1, i.e. off — weighting
+/// them 2× lowered the topic hold-outs (README, "Sentiment model"), so it is only an option.
+pub const DEFAULT_CONTRAST_WEIGHT: f32 = 1.0;
 
 /// Degree adverbs.
 pub const DEFAULT_DEGREE_ADVERBS: &[&str] = &[
@@ -180,13 +280,17 @@ impl Default for FeatureSpec {
             buckets_log2: 18,
             text: TextNorm::FoldWidthLowercase,
             words: WordGrams::UnigramsAndBigrams,
-            char_ngrams: Some(CharNgrams { min: 1, max: 3 }),
+            // Char unigrams (的, 了, 不 …) fire on nearly every text; 2-3 measured the same as 1-3
+            // on the topic hold-outs with fewer features.
+            char_ngrams: Some(CharNgrams { min: 2, max: 3 }),
             negation: Negation::Scope {
                 cues: DEFAULT_NEGATION_CUES
                     .iter()
                     .map(|s| s.to_string())
                     .collect(),
                 max_words: 0,
+                prefixes: strings(DEFAULT_NEGATION_PREFIXES),
+                mark_chars: true,
             },
             degree: Degree::Mark {
                 adverbs: DEFAULT_DEGREE_ADVERBS
@@ -194,8 +298,24 @@ impl Default for FeatureSpec {
                     .map(|s| s.to_string())
                     .collect(),
             },
+            lexicon: default_lexicon(DEFAULT_LEXICON_SCALE),
+            contrast: Contrast::Off,
             row_norm: RowNorm::L2,
         }
+    }
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// The compiled-in lexicon with the given scale.
+pub fn default_lexicon(scale: f32) -> Lexicon {
+    let (positive, negative) = parse_lexicon(DEFAULT_LEXICON).expect("the bundled lexicon parses");
+    Lexicon::Polarity {
+        positive,
+        negative,
+        scale,
     }
 }
 
@@ -208,6 +328,8 @@ pub enum FeatureError {
     Buckets(u8),
     #[error("char n-gram range {min}..={max} is invalid (need 1 <= min <= max <= 5)")]
     CharRange { min: u8, max: u8 },
+    #[error("{what} {value} is invalid (need a finite number in 0..=100)")]
+    Scale { what: &'static str, value: String },
 }
 
 impl FeatureSpec {
@@ -227,8 +349,13 @@ pub enum Namespace {
     Bigram = b'b',
     NegatedBigram = b'm',
     Char = b'c',
+    NegatedChar = b'k',
     Intensified = b'd',
+    Lexicon = b'l',
 }
+
+/// Keys of the lexicon block: effective polarity, then how it came about.
+const LEX_KEYS: [&str; 6] = ["+", "-", "neg+", "neg-", "int+", "int-"];
 
 /// A validated spec, with its word lists in sets; build once per model.
 #[derive(Debug, Clone)]
@@ -237,6 +364,14 @@ pub struct Featurizer {
     mask: u32,
     cues: HashSet<String>,
     adverbs: HashSet<String>,
+    prefixes: Vec<String>,
+    /// Word → polarity (+1 / −1).
+    lexicon: HashMap<String, i8>,
+    lex_scale: f32,
+    lex_buckets: [u32; LEX_KEYS.len()],
+    mark_chars: bool,
+    contrast: HashSet<String>,
+    contrast_weight: f32,
 }
 
 /// A sparse feature vector: sorted, unique bucket indices with their values. Reused across calls.
@@ -244,8 +379,11 @@ pub struct Featurizer {
 pub struct SparseVec {
     pub indices: Vec<u32>,
     pub values: Vec<f32>,
-    raw: Vec<u32>,
+    raw: Vec<(u32, f32)>,
     chars: Vec<char>,
+    /// Per char of `chars`: inside a negation scope (or a cue).
+    char_neg: Vec<bool>,
+    lex: [f32; LEX_KEYS.len()],
 }
 
 impl SparseVec {
@@ -317,20 +455,80 @@ impl Featurizer {
                 return Err(FeatureError::CharRange { min, max });
             }
         }
-        let cues = match &spec.negation {
-            Negation::Off => HashSet::new(),
-            Negation::Scope { cues, .. } => cues.iter().cloned().collect(),
+        let (cues, mut prefixes) = match &spec.negation {
+            Negation::Off => (HashSet::new(), Vec::new()),
+            Negation::Scope { cues, prefixes, .. } => {
+                (cues.iter().cloned().collect(), prefixes.clone())
+            }
         };
+        // Longest prefix first, so 没有问题 splits as 没有 + 问题.
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
         let adverbs = match &spec.degree {
             Degree::Off => HashSet::new(),
             Degree::Mark { adverbs } => adverbs.iter().cloned().collect(),
         };
-        Ok(Featurizer {
+        let check = |what, value: f32| {
+            if value.is_finite() && (0.0..=100.0).contains(&value) {
+                Ok(())
+            } else {
+                Err(FeatureError::Scale {
+                    what,
+                    value: value.to_string(),
+                })
+            }
+        };
+        let (lexicon, lex_scale) = match &spec.lexicon {
+            Lexicon::Off => (HashMap::new(), 0.0),
+            Lexicon::Polarity {
+                positive,
+                negative,
+                scale,
+            } => {
+                check("lexicon scale", *scale)?;
+                let mut m: HashMap<String, i8> = HashMap::new();
+                for w in negative {
+                    m.insert(w.clone(), -1);
+                }
+                for w in positive {
+                    m.insert(w.clone(), 1);
+                }
+                (m, *scale)
+            }
+        };
+        let (contrast, contrast_weight) = match &spec.contrast {
+            Contrast::Off => (HashSet::new(), 1.0),
+            Contrast::Weight {
+                conjunctions,
+                weight,
+            } => {
+                check("contrast weight", *weight)?;
+                (conjunctions.iter().cloned().collect(), *weight)
+            }
+        };
+        let mark_chars = matches!(
+            spec.negation,
+            Negation::Scope {
+                mark_chars: true,
+                ..
+            }
+        );
+        let mut f = Featurizer {
             mask: (1u32 << spec.buckets_log2) - 1,
             spec,
             cues,
             adverbs,
-        })
+            prefixes,
+            lexicon,
+            lex_scale,
+            lex_buckets: [0; LEX_KEYS.len()],
+            mark_chars,
+            contrast,
+            contrast_weight,
+        };
+        for (k, key) in LEX_KEYS.iter().enumerate() {
+            f.lex_buckets[k] = f.bucket(Namespace::Lexicon, &[key]);
+        }
+        Ok(f)
     }
 
     pub fn spec(&self) -> &FeatureSpec {
@@ -355,9 +553,14 @@ impl Featurizer {
         (h.finish() as u32) & self.mask
     }
 
+    #[cfg(test)]
     fn bucket_chars(&self, chars: &[char]) -> u32 {
+        self.bucket_chars_in(Namespace::Char, chars)
+    }
+
+    fn bucket_chars_in(&self, ns: Namespace, chars: &[char]) -> u32 {
         let mut h = XxHash64::with_seed(self.spec.hash_seed);
-        h.write(&[Namespace::Char as u8]);
+        h.write(&[ns as u8]);
         let mut buf = [0u8; 4];
         for c in chars {
             h.write(c.encode_utf8(&mut buf).as_bytes());
@@ -365,14 +568,36 @@ impl Featurizer {
         (h.finish() as u32) & self.mask
     }
 
+    /// Polarity of a lexicon word, or of a token made of a negation prefix and a lexicon word
+    /// (then negated, and the second value is true).
+    fn polarity(&self, w: &str) -> Option<(i8, bool)> {
+        if let Some(&p) = self.lexicon.get(w) {
+            return Some((p, false));
+        }
+        self.prefixes.iter().find_map(|pre| {
+            let rest = w.strip_prefix(pre.as_str())?;
+            self.lexicon.get(rest).map(|&p| (-p, true))
+        })
+    }
+
     /// Features of already segmented (and normalised) words into `out` (cleared first).
     pub fn extract(&self, words: &[&str], out: &mut SparseVec) {
         out.indices.clear();
         out.values.clear();
         out.raw.clear();
+        out.lex = [0.0; LEX_KEYS.len()];
         let max_scope = match &self.spec.negation {
             Negation::Off => 0,
             Negation::Scope { max_words, .. } => *max_words as usize,
+        };
+        // Tokens from the last contrastive conjunction on weigh more.
+        let pivot = if self.contrast.is_empty() {
+            words.len()
+        } else {
+            words
+                .iter()
+                .rposition(|w| self.contrast.contains(*w))
+                .unwrap_or(words.len())
         };
         let mut start = 0;
         while start < words.len() {
@@ -381,20 +606,23 @@ impl Featurizer {
                 .iter()
                 .position(|w| is_boundary_token(w))
                 .map_or(words.len(), |p| start + p);
-            self.clause(&words[start..end], max_scope, out);
+            let split = pivot.clamp(start, end);
+            // A clause holding the conjunction is featurised in two parts only for weights;
+            // n-grams run over the whole clause with the weight of where they start.
+            self.clause(&words[start..end], split - start, max_scope, out);
             start = end + 1;
         }
-        out.raw.sort_unstable();
+        out.raw.sort_unstable_by_key(|&(i, _)| i);
         let mut i = 0;
         while i < out.raw.len() {
-            let idx = out.raw[i];
-            let mut j = i;
-            while j < out.raw.len() && out.raw[j] == idx {
-                j += 1;
+            let idx = out.raw[i].0;
+            let mut sum = 0.0;
+            while i < out.raw.len() && out.raw[i].0 == idx {
+                sum += out.raw[i].1;
+                i += 1;
             }
             out.indices.push(idx);
-            out.values.push((j - i) as f32);
-            i = j;
+            out.values.push(sum);
         }
         if self.spec.row_norm == RowNorm::L2 {
             let norm = out.values.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -402,28 +630,59 @@ impl Featurizer {
                 out.values.iter_mut().for_each(|v| *v /= norm);
             }
         }
+        // The lexicon block: normalised on its own, then scaled, then merged in.
+        let lex_norm = out.lex.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if lex_norm > 0.0 && self.lex_scale > 0.0 {
+            for k in 0..LEX_KEYS.len() {
+                let v = out.lex[k];
+                if v == 0.0 {
+                    continue;
+                }
+                let v = v / lex_norm * self.lex_scale;
+                let b = self.lex_buckets[k];
+                match out.indices.binary_search(&b) {
+                    Ok(j) => out.values[j] += v,
+                    Err(j) => {
+                        out.indices.insert(j, b);
+                        out.values.insert(j, v);
+                    }
+                }
+            }
+        }
     }
 
-    fn clause(&self, words: &[&str], max_scope: usize, out: &mut SparseVec) {
+    /// One clause; tokens from `pivot` on (an index into `words`) get the contrast weight.
+    fn clause(&self, words: &[&str], pivot: usize, max_scope: usize, out: &mut SparseVec) {
         if words.is_empty() {
             return;
         }
         let bigrams = self.spec.words == WordGrams::UnigramsAndBigrams;
+        out.char_neg.clear();
         let mut negated = false;
         let mut scope_left = 0usize;
         let mut intensify = false;
         let mut prev: Option<&str> = None;
-        for &w in words {
+        for (k, &w) in words.iter().enumerate() {
+            let weight = if k >= pivot {
+                self.contrast_weight
+            } else {
+                1.0
+            };
             let is_cue = self.cues.contains(w);
             let (word_ns, bigram_ns) = if negated {
                 (Namespace::NegatedWord, Namespace::NegatedBigram)
             } else {
                 (Namespace::Word, Namespace::Bigram)
             };
-            out.raw.push(self.bucket(word_ns, &[w]));
+            out.raw.push((self.bucket(word_ns, &[w]), weight));
+            if self.mark_chars {
+                let mark = negated || is_cue || self.polarity(w).is_some_and(|(_, inner)| inner);
+                let n = w.chars().count();
+                out.char_neg.extend(std::iter::repeat_n(mark, n));
+            }
             if bigrams {
                 if let Some(p) = prev {
-                    out.raw.push(self.bucket(bigram_ns, &[p, w]));
+                    out.raw.push((self.bucket(bigram_ns, &[p, w]), weight));
                 }
             }
             if intensify && !is_cue {
@@ -434,7 +693,22 @@ impl Featurizer {
                 } else {
                     self.bucket(Namespace::Intensified, &[w])
                 };
-                out.raw.push(b);
+                out.raw.push((b, weight));
+            }
+            if !is_cue && !self.lexicon.is_empty() {
+                if let Some((p, inner)) = self.polarity(w) {
+                    // Effective polarity after the scope's negation and the token's own prefix.
+                    let flipped = negated != inner;
+                    let p = if negated { -p } else { p };
+                    let pos = p > 0;
+                    out.lex[usize::from(!pos)] += weight;
+                    if flipped {
+                        out.lex[2 + usize::from(!pos)] += weight;
+                    }
+                    if intensify {
+                        out.lex[4 + usize::from(!pos)] += weight;
+                    }
+                }
             }
             intensify = self.adverbs.contains(w);
             if is_cue {
@@ -451,10 +725,22 @@ impl Featurizer {
         if let Some(CharNgrams { min, max }) = self.spec.char_ngrams {
             let mut chars = std::mem::take(&mut out.chars);
             chars.clear();
+            // Char n-grams starting at or after the pivot word get the contrast weight.
+            let pivot_char: usize = words[..pivot].iter().map(|w| w.chars().count()).sum();
             chars.extend(words.iter().flat_map(|w| w.chars()));
             for n in min as usize..=max as usize {
-                for gram in chars.windows(n) {
-                    out.raw.push(self.bucket_chars(gram));
+                for (k, gram) in chars.windows(n).enumerate() {
+                    let weight = if k >= pivot_char {
+                        self.contrast_weight
+                    } else {
+                        1.0
+                    };
+                    let ns = if self.mark_chars && out.char_neg[k..k + n].iter().any(|&m| m) {
+                        Namespace::NegatedChar
+                    } else {
+                        Namespace::Char
+                    };
+                    out.raw.push((self.bucket_chars_in(ns, gram), weight));
                 }
             }
             out.chars = chars;
@@ -483,7 +769,7 @@ mod tests {
         assert_eq!(f.bucket(Namespace::NegatedWord, &["高兴"]), 94_528);
         assert_eq!(f.bucket(Namespace::Bigram, &["质量", "很好"]), 256_120);
         assert_eq!(f.bucket_chars(&['不', '错']), 163_983);
-        assert_eq!(FeatureSpec::default().fingerprint(), "8577ef7037463a1b");
+        assert_eq!(FeatureSpec::default().fingerprint(), "c24bc57e65e155d1");
     }
 
     #[test]
@@ -514,6 +800,8 @@ mod tests {
             negation: Negation::Scope {
                 cues: vec!["不".into()],
                 max_words: 1,
+                prefixes: vec![],
+                mark_chars: false,
             },
             ..FeatureSpec::default()
         };
@@ -528,6 +816,89 @@ mod tests {
         assert!(has(&f, &v, Namespace::Word, &["好"]));
     }
 
+    fn lex(f: &Featurizer, v: &SparseVec, key: &str) -> f32 {
+        let b = f.bucket(Namespace::Lexicon, &[key]);
+        v.indices.binary_search(&b).map_or(0.0, |j| v.values[j])
+    }
+
+    #[test]
+    fn lexicon_polarity_follows_negation_cues_and_prefixes() {
+        let f = featurizer();
+        let mut v = SparseVec::default();
+        // (words as jieba cuts them, effective polarity)
+        for (words, positive) in [
+            (&["物流", "很快"][..], true),
+            (&["物流", "很", "慢"], false),
+            (&["一点", "也", "不慢"], true),
+            (&["一点也不", "慢"], true),
+            (&["没让", "我", "失望"], true),
+            (&["不太", "满意"], false),
+            (&["并", "不", "便宜"], false),
+            (&["没有", "问题"], true),
+            (&["没问题"], true),
+            (&["不是", "不", "满意"], true),
+        ] {
+            f.extract(words, &mut v);
+            let (p, n) = (lex(&f, &v, "+"), lex(&f, &v, "-"));
+            assert_eq!(p > n, positive, "{words:?}: + {p}, - {n}");
+        }
+        // Scope ends at punctuation.
+        f.extract(&["不", "贵", "，", "失望"], &mut v);
+        assert!(lex(&f, &v, "+") > 0.0 && lex(&f, &v, "-") > 0.0);
+        assert!(lex(&f, &v, "neg+") > 0.0 && lex(&f, &v, "neg-") == 0.0);
+    }
+
+    #[test]
+    fn lexicon_block_is_scaled_apart_from_ngrams() {
+        let f = featurizer();
+        let mut v = SparseVec::default();
+        f.extract(&["满意"], &mut v);
+        assert!((lex(&f, &v, "+") - DEFAULT_LEXICON_SCALE).abs() < 1e-5);
+        let spec = FeatureSpec {
+            lexicon: Lexicon::Off,
+            ..FeatureSpec::default()
+        };
+        let off = Featurizer::new(spec).unwrap();
+        off.extract(&["满意"], &mut v);
+        assert_eq!(lex(&off, &v, "+"), 0.0);
+        let norm: f32 = v.values.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn words_after_the_last_contrast_weigh_more() {
+        let f = Featurizer::new(FeatureSpec {
+            contrast: Contrast::Weight {
+                conjunctions: strings(DEFAULT_CONTRAST),
+                weight: 2.0,
+            },
+            ..FeatureSpec::default()
+        })
+        .unwrap();
+        let mut v = SparseVec::default();
+        f.extract(&["质量", "好", "，", "但是", "物流", "慢"], &mut v);
+        let get = |parts: &[&str]| {
+            let b = f.bucket(Namespace::Word, parts);
+            v.values[v.indices.binary_search(&b).unwrap()]
+        };
+        assert!((get(&["物流"]) / get(&["质量"]) - 2.0).abs() < 1e-5);
+        assert!(lex(&f, &v, "-") > lex(&f, &v, "+"));
+    }
+
+    #[test]
+    fn bundled_lexicon_parses_and_bad_lines_are_named() {
+        let (pos, neg) = parse_lexicon(DEFAULT_LEXICON).unwrap();
+        assert!(
+            pos.len() > 150 && neg.len() > 150,
+            "{} {}",
+            pos.len(),
+            neg.len()
+        );
+        assert!(pos.iter().any(|w| w == "满意") && neg.iter().any(|w| w == "失望"));
+        let err = parse_lexicon("好 1\n差 bad\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
     #[test]
     fn degree_adverb_marks_next_word() {
         let f = featurizer();
@@ -539,7 +910,12 @@ mod tests {
 
     #[test]
     fn word_bigrams_and_char_ngrams_stay_within_a_clause() {
-        let f = featurizer();
+        let f = Featurizer::new(FeatureSpec {
+            char_ngrams: Some(CharNgrams { min: 1, max: 3 }),
+            lexicon: Lexicon::Off,
+            ..FeatureSpec::default()
+        })
+        .unwrap();
         let mut v = SparseVec::default();
         f.extract(&["质量", "好", "。", "价格", "低"], &mut v);
         assert!(has(&f, &v, Namespace::Bigram, &["质量", "好"]));
@@ -560,8 +936,10 @@ mod tests {
         let f = featurizer();
         let mut v = SparseVec::default();
         f.extract(&["好", "好", "好", "！"], &mut v);
+        // The n-grams have norm 1, the lexicon block (好 is in it) the lexicon scale.
         let norm: f32 = v.values.iter().map(|x| x * x).sum();
-        assert!((norm - 1.0).abs() < 1e-5);
+        let expected = 1.0 + DEFAULT_LEXICON_SCALE * DEFAULT_LEXICON_SCALE;
+        assert!((norm - expected).abs() < 1e-4, "{norm}");
         assert!(v.indices.windows(2).all(|w| w[0] < w[1]));
         f.extract(&[], &mut v);
         assert!(v.is_empty());

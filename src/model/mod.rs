@@ -166,6 +166,8 @@ const PROBE: &[(Namespace, &[&str])] = &[
     (Namespace::Bigram, &["质量", "不错"]),
     (Namespace::Intensified, &["差"]),
     (Namespace::Char, &["退款"]),
+    (Namespace::NegatedChar, &["不慢"]),
+    (Namespace::Lexicon, &["neg+"]),
 ];
 
 fn hash_probe(f: &Featurizer) -> Vec<u32> {
@@ -282,6 +284,27 @@ impl Model {
                 found: header.format,
                 found_version: header.format_version,
             });
+        }
+        // Likewise the feature spec version: an artifact of another spec version may not even
+        // parse as this version's spec, and the version mismatch is the message that helps.
+        #[derive(Deserialize)]
+        struct SpecVersion {
+            version: u32,
+        }
+        #[derive(Deserialize)]
+        struct SpecHeader {
+            spec: SpecVersion,
+        }
+        if let Ok(h) = serde_json::from_slice::<SpecHeader>(bytes) {
+            if h.spec.version != crate::features::FEATURE_SPEC_VERSION {
+                return Err(ModelError::Spec {
+                    path: p(),
+                    source: FeatureError::Version {
+                        found: h.spec.version,
+                        expected: crate::features::FEATURE_SPEC_VERSION,
+                    },
+                });
+            }
         }
         let a: Artifact = serde_json::from_slice(bytes)
             .map_err(|source| ModelError::Malformed { path: p(), source })?;
@@ -518,6 +541,22 @@ mod tests {
         assert!(matches!(err, ModelError::Spec { .. }), "{err}");
         let msg = err.to_string();
         assert!(msg.contains("999") && msg.contains("version"), "{msg}");
+    }
+
+    #[test]
+    fn older_spec_layout_reports_the_version_not_a_parse_error() {
+        // A version-1 artifact has no lexicon or contrast fields.
+        let json = save_to_string(&tiny_model());
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["spec"]["version"] = 1.into();
+        let spec = v["spec"].as_object_mut().unwrap();
+        spec.remove("lexicon");
+        spec.remove("contrast");
+        let msg = load_str(&v.to_string()).unwrap_err().to_string();
+        assert!(
+            msg.contains("feature spec version 1, this build of manyi extracts version 2"),
+            "{msg}"
+        );
     }
 
     #[test]

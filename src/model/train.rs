@@ -18,7 +18,8 @@ use ndarray::{Array1, Array2, ShapeBuilder};
 use super::data::{self, Label};
 use super::{featurize, AlphaResult, Metrics, Model, ModelError, Platt, TrainingMetadata};
 use crate::features::{
-    CharNgrams, Degree, FeatureSpec, Featurizer, Negation, SparseVec, WordGrams,
+    default_lexicon, CharNgrams, Contrast, Degree, FeatureSpec, Featurizer, Lexicon, Negation,
+    SparseVec, WordGrams, DEFAULT_CONTRAST,
 };
 use crate::segment::Segmenter;
 
@@ -48,7 +49,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Model name, the first part of the model version.
-    #[arg(long, default_value = "snownlp-v1")]
+    #[arg(long, default_value = "snownlp-v2")]
     pub name: String,
     /// L2 strengths to try; the loss is a sum over rows, so alpha grows with the data.
     #[arg(long, value_delimiter = ',', default_values_t = vec![0.1f32, 0.3, 1.0])]
@@ -76,14 +77,23 @@ pub struct TrainArgs {
     /// Negation scope features.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub negation: Switch,
+    /// Char n-grams touching a negation scope hashed apart (needs --negation on).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub negation_chars: Switch,
     /// Degree adverb features.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub degree: Switch,
     /// Word bigram features.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub word_bigrams: Switch,
+    /// Scale of the sentiment-lexicon block (its norm next to the n-grams' 1); 0 turns it off.
+    #[arg(long, default_value_t = crate::features::DEFAULT_LEXICON_SCALE)]
+    pub lexicon_scale: f32,
+    /// Weight of the tokens after the last contrastive conjunction; 1 turns it off.
+    #[arg(long, default_value_t = crate::features::DEFAULT_CONTRAST_WEIGHT)]
+    pub contrast_weight: f32,
     /// Character n-gram range `MIN-MAX`, or `off`.
-    #[arg(long, default_value = "1-3", value_parser = parse_char_ngrams)]
+    #[arg(long, default_value = "2-3", value_parser = parse_char_ngrams)]
     pub char_ngrams: CharNgramArg,
     /// Jieba user dictionary used while training.
     #[arg(long)]
@@ -123,10 +133,25 @@ impl TrainArgs {
         };
         if self.negation == Switch::Off {
             spec.negation = Negation::Off;
+        } else if let Negation::Scope { mark_chars, .. } = &mut spec.negation {
+            *mark_chars = self.negation_chars == Switch::On;
         }
         if self.degree == Switch::Off {
             spec.degree = Degree::Off;
         }
+        if self.lexicon_scale == 0.0 {
+            spec.lexicon = Lexicon::Off;
+        } else {
+            spec.lexicon = default_lexicon(self.lexicon_scale);
+        }
+        spec.contrast = if self.contrast_weight == 1.0 {
+            Contrast::Off
+        } else {
+            Contrast::Weight {
+                conjunctions: DEFAULT_CONTRAST.iter().map(|s| s.to_string()).collect(),
+                weight: self.contrast_weight,
+            }
+        };
         if self.word_bigrams == Switch::Off {
             spec.words = WordGrams::Unigrams;
         }
@@ -457,9 +482,12 @@ mod tests {
             max_iterations: 50,
             refit: Refit::All,
             negation: Switch::On,
+            negation_chars: Switch::On,
             degree: Switch::On,
             word_bigrams: Switch::On,
             char_ngrams: CharNgramArg(Some(CharNgrams { min: 1, max: 2 })),
+            lexicon_scale: 1.0,
+            contrast_weight: 2.0,
             user_dict: None,
         };
         let report = run(&args).unwrap();
