@@ -35,22 +35,34 @@ pub fn produce(brokers: &str, topic: &str, payloads: &[Vec<u8>], partitions: Opt
         if let Some(n) = partitions {
             rec = rec.partition(i as i32 % n);
         }
-        let mut rec = Some(rec);
-        while let Some(r) = rec.take() {
-            if let Err((e, r)) = producer.send(r) {
-                assert!(
-                    matches!(
-                        e.rdkafka_error_code(),
-                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                    ),
-                    "{e}"
-                );
-                producer.poll(Duration::from_millis(10));
-                rec = Some(r);
-            }
-        }
+        send_retrying(&producer, rec);
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
+}
+
+/// Enqueues one record, polling while librdkafka's local queue is full; any other error panics.
+pub fn send_retrying<K, P, C>(
+    producer: &BaseProducer<C>,
+    record: BaseRecord<'_, K, P, C::DeliveryOpaque>,
+) where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+    C: rdkafka::producer::ProducerContext,
+{
+    let mut rec = Some(record);
+    while let Some(r) = rec.take() {
+        if let Err((e, r)) = producer.send(r) {
+            assert!(
+                matches!(
+                    e.rdkafka_error_code(),
+                    Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                ),
+                "{e}"
+            );
+            producer.poll(Duration::from_millis(10));
+            rec = Some(r);
+        }
+    }
 }
 
 /// One scraped sample.

@@ -393,25 +393,13 @@ pub fn produce_with(
         .expect("producer");
     for (i, p) in payloads.iter().enumerate() {
         let key = i.to_string();
-        let mut rec = Some(
+        super::send_retrying(
+            &producer,
             BaseRecord::with_opaque_to(topic, Box::new(i))
                 .key(&key)
                 .payload(p)
                 .partition(i as i32 % partitions),
         );
-        while let Some(r) = rec.take() {
-            if let Err((e, r)) = producer.send(r) {
-                assert!(
-                    matches!(
-                        e.rdkafka_error_code(),
-                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                    ),
-                    "{e}"
-                );
-                producer.poll(Duration::from_millis(10));
-                rec = Some(r);
-            }
-        }
     }
     producer.flush(Duration::from_secs(300)).expect("flush");
     let done = producer.context().0.lock().unwrap().clone();
