@@ -21,7 +21,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use crate::decode::Kind;
 use crate::indices::{wilson_bounds, Index, Label, NpsCategory};
 use crate::state::{now_ms, LiveState};
-use crate::windows::{Acc, Layout};
+use crate::windows::{Acc, Layout, SeriesKey};
 
 const FAMILIES: &[(&str, &str, MetricType)] = &[
     ("manyi_index", "Satisfaction index: mean of per-response values in the window.", MetricType::GAUGE),
@@ -76,12 +76,7 @@ impl IndexCollector {
         keys.sort();
         for key in &keys {
             let windows = &snap.series[key];
-            let dims: Vec<(&str, &str)> = st
-                .labels
-                .iter()
-                .map(String::as_str)
-                .zip(key.iter().map(|v| &**v))
-                .collect();
+            let dims = dimension_labels(&st.labels, key);
             let known = &windows[longest];
             for (w, accs) in windows.iter().enumerate() {
                 let wl = st.windows[w].label.as_str();
@@ -129,12 +124,7 @@ impl IndexCollector {
         keys.sort();
         for key in &keys {
             let c = &counts[key];
-            let dims: Vec<(&str, &str)> = st
-                .labels
-                .iter()
-                .map(String::as_str)
-                .zip(key.iter().map(|v| &**v))
-                .collect();
+            let dims = dimension_labels(&st.labels, key);
             let with = |name: &'static str, value: &'static str| -> Vec<(&str, &str)> {
                 let mut l = vec![(name, value)];
                 l.extend(&dims);
@@ -202,6 +192,15 @@ impl Collector for IndexCollector {
     fn collect(&self) -> Vec<MetricFamily> {
         self.collect_at(now_ms())
     }
+}
+
+/// `(label name, value)` pairs of a series key.
+fn dimension_labels<'a>(labels: &'a [String], key: &'a SeriesKey) -> Vec<(&'a str, &'a str)> {
+    labels
+        .iter()
+        .map(String::as_str)
+        .zip(key.iter().map(|v| &**v))
+        .collect()
 }
 
 fn label_pairs(labels: &[(&str, &str)]) -> Vec<LabelPair> {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::data::{self, Label};
-use super::metrics::{Confusion, Metrics};
+use super::metrics::Metrics;
 use super::{Model, ModelError};
 use crate::segment::Segmenter;
 
@@ -33,13 +33,9 @@ pub struct EvalArgs {
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub model_version: String,
-    pub n: usize,
-    pub accuracy: f64,
-    pub macro_f1: f64,
-    pub roc_auc: f64,
-    pub brier: f64,
-    pub log_loss: f64,
-    pub confusion: Confusion,
+    /// n, accuracy, macro_f1, roc_auc, brier, log_loss, confusion — flattened into the JSON.
+    #[serde(flatten)]
+    pub metrics: Metrics,
     pub reviews_per_sec: f64,
 }
 
@@ -59,14 +55,8 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport, ModelError> {
     let m = Metrics::compute(&labels, &p);
     Ok(EvalReport {
         model_version: model.version().to_string(),
-        n: m.n,
-        accuracy: m.accuracy,
-        macro_f1: m.macro_f1,
-        roc_auc: m.roc_auc,
-        brier: m.brier,
-        log_loss: m.log_loss,
-        confusion: m.confusion,
         reviews_per_sec: m.n as f64 / seconds.max(1e-9),
+        metrics: m,
     })
 }
 
@@ -80,14 +70,15 @@ pub fn run(args: &EvalArgs) -> Result<(), ModelError> {
         );
         return Ok(());
     }
-    let c = r.confusion;
+    let m = &r.metrics;
+    let c = m.confusion;
     println!("model       {}", r.model_version);
-    println!("reviews     {}", r.n);
-    println!("accuracy    {:.4}", r.accuracy);
-    println!("macro-F1    {:.4}", r.macro_f1);
-    println!("ROC-AUC     {:.4}", r.roc_auc);
-    println!("Brier       {:.4}", r.brier);
-    println!("log loss    {:.4}", r.log_loss);
+    println!("reviews     {}", m.n);
+    println!("accuracy    {:.4}", m.accuracy);
+    println!("macro-F1    {:.4}", m.macro_f1);
+    println!("ROC-AUC     {:.4}", m.roc_auc);
+    println!("Brier       {:.4}", m.brier);
+    println!("log loss    {:.4}", m.log_loss);
     println!("confusion   predicted+  predicted-");
     println!("  actual+   {:>10}  {:>10}", c.true_pos, c.false_neg);
     println!("  actual-   {:>10}  {:>10}", c.false_pos, c.true_neg);
