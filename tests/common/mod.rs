@@ -80,6 +80,11 @@ pub fn scrape(addr: SocketAddr) -> Vec<Sample> {
         .into_body()
         .read_to_string()
         .expect("body");
+    parse_exposition(&body)
+}
+
+/// Parses the Prometheus text format into samples (histogram and summary samples are NaN).
+pub fn parse_exposition(body: &str) -> Vec<Sample> {
     let lines = body.lines().map(|l| Ok(l.to_owned()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("valid exposition");
     scrape

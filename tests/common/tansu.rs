@@ -625,28 +625,7 @@ impl Manyi {
     /// `/metrics`, or None while it does not answer.
     pub fn scrape(&self) -> Option<Vec<Sample>> {
         let body = get(self.addr, "/metrics")?.1;
-        let lines = body.lines().map(|l| Ok(l.to_owned()));
-        let scrape = prometheus_parse::Scrape::parse(lines).expect("valid exposition");
-        Some(
-            scrape
-                .samples
-                .into_iter()
-                .map(|s| Sample {
-                    name: s.metric,
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    value: match s.value {
-                        prometheus_parse::Value::Counter(v)
-                        | prometheus_parse::Value::Gauge(v)
-                        | prometheus_parse::Value::Untyped(v) => v,
-                        _ => f64::NAN,
-                    },
-                })
-                .collect(),
-        )
+        Some(super::parse_exposition(&body))
     }
 
     /// The HTTP status of `/readyz`.
