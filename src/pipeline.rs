@@ -227,7 +227,7 @@ impl Pipeline {
                 _ = &mut shutdown => break,
                 _ = reload.notified() => reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Always).await,
                 msg = consumer.recv() => {
-                    handle_signals(&consumer, &state, &metrics, &mut owned, replay_ms, Retry::No).await;
+                    let sought = handle_signals(&consumer, &state, &metrics, &mut owned, replay_ms, Retry::No).await;
                     let m = match msg {
                         Ok(m) => m,
                         Err(e) => {
@@ -237,6 +237,11 @@ impl Pipeline {
                     };
                     metrics.ready.set(1);
                     let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+                    if sought.iter().any(|p| p.partition == partition && &*p.topic == topic) {
+                        // Fetched before the rebuild's seek, which delivers it again. (Rebalance
+                        // callbacks run inside `recv`, so a message is never older than a revoke.)
+                        continue;
+                    }
                     let known = owned.keys().any(|p| p.partition == partition && &*p.topic == topic);
                     if !known {
                         // The assignment signal has not been handled yet. Own the partition now
@@ -309,14 +314,20 @@ impl Pipeline {
 
 /// Per-partition bookkeeping of the loop.
 ///
-/// After an assignment the partition is read twice over a range: live messages may arrive from
-/// the committed offset before the rebuild's seek takes effect, then the seek re-delivers
-/// `[start, committed)` for replay and `[committed, ..)` again. Each offset must reach the windows
-/// exactly once, so replayed and live offsets are tracked separately.
+/// After an assignment, messages are held back (not applied, not acknowledged) until the window
+/// rebuild has sought the partition: to the start of the longest window when there is something
+/// to replay, else to the first held-back offset. The seek's version barrier in librdkafka drops
+/// what was fetched before it, so from then on the partition is read once, in order:
+/// `[start, committed)` is replayed into the windows only and `[committed, ..)` is live. Live
+/// messages must not run ahead of the rebuild: librdkafka's own fetch position may be past the
+/// committed offset the rebuild looked up (a commit in flight during the rebalance), and the gap
+/// would be lost.
 struct Owned {
     store: SharedStore,
     /// Whether the window state has been rebuilt (or needs no rebuild).
     rebuilt: bool,
+    /// The lowest offset held back while waiting for the rebuild.
+    held_from: Option<i64>,
     /// Offsets below this are replayed into the windows only (already counted and committed).
     replay_until: Option<i64>,
     /// Next replay offset expected; lower ones are duplicates.
@@ -330,14 +341,20 @@ impl Owned {
         Owned {
             store,
             rebuilt: false,
+            held_from: None,
             replay_until: None,
             replay_next: None,
             live_next: None,
         }
     }
 
-    /// How to process the message at `offset`, or None if it was already applied.
+    /// How to process the message at `offset`, or None if it was already applied or is held
+    /// back until the rebuild.
     fn admit(&mut self, offset: i64) -> Option<Mode> {
+        if !self.rebuilt {
+            self.held_from = Some(self.held_from.map_or(offset, |h| h.min(offset)));
+            return None;
+        }
         let (mode, next) = match self.replay_until {
             Some(until) if offset < until => (Mode::Replay, &mut self.replay_next),
             _ => (Mode::Live, &mut self.live_next),
@@ -358,6 +375,7 @@ fn is_assigned(consumer: &Source, p: &PartitionId) -> bool {
 
 /// Revoked partitions lose their window state (the next owner rebuilds it); assigned ones get a
 /// fresh store, rebuilt by replaying the events of the longest window up to the committed offset.
+/// Returns the partitions sought for a rebuild: a message fetched before is delivered again.
 async fn handle_signals(
     consumer: &Arc<Source>,
     state: &LiveState,
@@ -365,7 +383,7 @@ async fn handle_signals(
     owned: &mut HashMap<PartitionId, Owned>,
     replay_ms: i64,
     retry: Retry,
-) {
+) -> Vec<PartitionId> {
     let mut assigned = false;
     for signal in consumer.context().take_signals() {
         match signal {
@@ -392,8 +410,9 @@ async fn handle_signals(
         }
     }
     if assigned || retry == Retry::Pending {
-        rebuild_windows(consumer, owned, replay_ms).await;
+        return rebuild_windows(consumer, owned, replay_ms).await;
     }
+    Vec::new()
 }
 
 /// Whether to retry window rebuilds that failed earlier (once per tick, not per message).
@@ -404,21 +423,22 @@ enum Retry {
 }
 
 /// Seeks newly assigned partitions back to the start of the longest window so their window state
-/// is rebuilt exactly; messages before the committed offset are replayed without counting. A
-/// partition whose lookup or seek fails is retried on the next tick; meanwhile it runs live from
-/// the committed offset, and [`Owned::admit`] drops the live messages the seek re-delivers.
+/// is rebuilt exactly; messages before the committed offset are replayed without counting. With
+/// nothing to replay, a partition is sought to its first held-back message, if any. A partition
+/// whose lookup or seek fails keeps holding back and is retried on the next tick. Returns the
+/// partitions sought.
 async fn rebuild_windows(
     consumer: &Arc<Source>,
     owned: &mut HashMap<PartitionId, Owned>,
     replay_ms: i64,
-) {
+) -> Vec<PartitionId> {
     let pending: Vec<PartitionId> = owned
         .iter()
         .filter(|(_, o)| !o.rebuilt)
         .map(|(p, _)| p.clone())
         .collect();
     if pending.is_empty() {
-        return;
+        return Vec::new();
     }
     let since = now_ms() - replay_ms;
     let c = consumer.clone();
@@ -431,10 +451,11 @@ async fn rebuild_windows(
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot look up replay offsets; retrying");
-            return;
+            return Vec::new();
         }
-        Err(_) => return,
+        Err(_) => return Vec::new(),
     };
+    let mut sought = Vec::new();
     for source::ReplayRange {
         partition: p,
         committed,
@@ -444,31 +465,34 @@ async fn rebuild_windows(
         let Some(own) = owned.get_mut(&p) else {
             continue;
         };
-        let (Some(committed), Some(start)) = (committed, start) else {
-            // Nothing committed (a new group) or nothing in the window: nothing to rebuild.
-            own.rebuilt = true;
-            continue;
+        // Nothing committed (a new group) or nothing in the window: nothing to replay.
+        let replay = match (start, committed) {
+            (Some(start), Some(committed)) if start < committed => Some((start, committed)),
+            _ => None,
         };
-        if start >= committed {
-            own.rebuilt = true;
-            continue;
-        }
-        if let Err(e) = consumer.seek(
-            &p.topic,
-            p.partition,
-            Offset::Offset(start),
-            Duration::from_secs(10),
-        ) {
-            tracing::warn!(error = %e, topic = %p.topic, partition = p.partition, "seek for window rebuild failed; retrying");
-            continue;
+        if let Some(to) = replay.map(|(start, _)| start).or(own.held_from) {
+            if let Err(e) = consumer.seek(
+                &p.topic,
+                p.partition,
+                Offset::Offset(to),
+                Duration::from_secs(10),
+            ) {
+                tracing::warn!(error = %e, topic = %p.topic, partition = p.partition, "seek for window rebuild failed; retrying");
+                continue;
+            }
+            sought.push(p.clone());
         }
         own.rebuilt = true;
-        own.replay_until = Some(committed);
+        own.held_from = None;
         own.replay_next = None;
-        // Live messages below the committed offset were counted by an earlier owner.
-        own.live_next = Some(own.live_next.map_or(committed, |n| n.max(committed)));
-        tracing::info!(topic = %p.topic, partition = p.partition, from = start, until = committed, "rebuilding windows by replay");
+        // Offsets below the committed one were counted by an earlier owner.
+        own.replay_until = replay.map(|(_, committed)| committed);
+        own.live_next = replay.map(|(_, committed)| committed);
+        if let Some((start, committed)) = replay {
+            tracing::info!(topic = %p.topic, partition = p.partition, from = start, until = committed, "rebuilding windows by replay");
+        }
     }
+    sought
 }
 
 fn housekeeping(state: &LiveState, metrics: &Metrics) {
@@ -515,5 +539,55 @@ async fn reload_model(
             metrics.model_reloads.with_label_values(&["error"]).inc();
         }
         Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::WindowSpec;
+
+    fn owned() -> Owned {
+        let windows: Arc<[WindowSpec]> = Arc::from(vec![WindowSpec {
+            label: "5m".into(),
+            length_ms: 300_000,
+        }]);
+        let state = LiveState::new(windows, 4, vec![], vec![], 1);
+        Owned::new(state.assign(PartitionId {
+            topic: "t".into(),
+            partition: 0,
+        }))
+    }
+
+    #[test]
+    fn messages_are_held_back_until_the_rebuild() {
+        let mut o = owned();
+        assert_eq!(o.admit(120), None);
+        assert_eq!(o.admit(121), None);
+        assert_eq!(o.admit(119), None);
+        assert_eq!(o.held_from, Some(119));
+    }
+
+    #[test]
+    fn after_a_replay_seek_each_offset_is_admitted_once_in_its_mode() {
+        let mut o = owned();
+        o.rebuilt = true;
+        o.replay_until = Some(100);
+        o.live_next = Some(100);
+        assert_eq!(o.admit(98), Some(Mode::Replay));
+        assert_eq!(o.admit(99), Some(Mode::Replay));
+        assert_eq!(o.admit(99), None);
+        assert_eq!(o.admit(100), Some(Mode::Live));
+        assert_eq!(o.admit(101), Some(Mode::Live));
+        assert_eq!(o.admit(100), None);
+    }
+
+    #[test]
+    fn without_a_replay_everything_is_live() {
+        let mut o = owned();
+        o.rebuilt = true;
+        assert_eq!(o.admit(5), Some(Mode::Live));
+        assert_eq!(o.admit(6), Some(Mode::Live));
+        assert_eq!(o.admit(6), None);
     }
 }
