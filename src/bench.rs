@@ -135,6 +135,28 @@ impl EventSource {
     }
 }
 
+/// Events generated per run before the measured ones (the warm-up).
+const WARMUP: usize = 1000;
+/// The generator's seed: every run measures the same messages.
+const SEED: u64 = 42;
+
+/// Writes the measured events of a run with `args` (after the warm-up), one JSON per line.
+pub fn write_events(args: &BenchArgs, path: &std::path::Path) -> std::io::Result<u64> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut source = EventSource::new(args.text, SEED);
+    let ts = now_ms();
+    for _ in 0..WARMUP {
+        source.next_event(ts);
+    }
+    for _ in 0..args.messages {
+        out.write_all(&source.next_event(ts))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(args.messages)
+}
+
 /// Runs the benchmark.
 pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let cluster;
@@ -170,9 +192,9 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "1000000")
         .create()?;
-    let mut source = EventSource::new(args.text, 42);
+    let mut source = EventSource::new(args.text, SEED);
     // Warm-up, not measured: the group join and first fetch take up to seconds.
-    let warmup: Vec<Vec<u8>> = (0..1000).map(|_| source.next_event(now_ms())).collect();
+    let warmup: Vec<Vec<u8>> = (0..WARMUP).map(|_| source.next_event(now_ms())).collect();
     for (i, p) in warmup.iter().enumerate() {
         let key = (i as u64).to_le_bytes();
         let _ = producer.send(BaseRecord::to(TOPIC).key(&key[..]).payload(p));

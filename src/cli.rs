@@ -105,6 +105,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write the events a run with these arguments measures (JSON lines) to this file and
+    /// exit, so another pipeline can be timed on the same messages (scripts/python-baseline.sh).
+    #[arg(long)]
+    pub write_events: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Command::Score(args) => score(&args),
         Command::Bench(args) => {
+            if let Some(path) = &args.write_events {
+                let n = manyi::bench::write_events(&args, path)?;
+                eprintln!("{}: {n} events", path.display());
+                return Ok(());
+            }
             let report = runtime()?.block_on(manyi::bench::run(&args))?;
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);

@@ -90,3 +90,66 @@ fn score_prints_json_lines_from_args_and_stdin() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 2);
 }
+
+#[test]
+fn bench_writes_the_events_it_measures_as_valid_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let out = manyi()
+        .args([
+            "bench",
+            "--messages",
+            "50",
+            "--text",
+            "long",
+            "--write-events",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = std::fs::read_to_string(&path).unwrap();
+    let limits = manyi::decode::DecodeLimits {
+        max_text_chars: 10_000,
+        max_message_bytes: 1 << 20,
+    };
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 50);
+    for line in &lines {
+        let fb = manyi::decode::decode(line.as_bytes(), None, &limits)
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+        let chars = fb.text.as_deref().unwrap().chars().count();
+        assert!((60..=85).contains(&chars), "{chars} chars: {line}");
+    }
+    // The same seed every time: another pipeline can be timed on the same messages.
+    let again = dir.path().join("again.jsonl");
+    manyi()
+        .args([
+            "bench",
+            "--messages",
+            "50",
+            "--text",
+            "long",
+            "--write-events",
+        ])
+        .arg(&again)
+        .output()
+        .unwrap();
+    let strip_ts = |s: &str| -> Vec<serde_json::Value> {
+        s.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["ts"] = serde_json::Value::Null;
+                v
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip_ts(&body),
+        strip_ts(&std::fs::read_to_string(&again).unwrap())
+    );
+}
