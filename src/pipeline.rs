@@ -211,7 +211,7 @@ impl Pipeline {
             },
             follow_ups: follow_ups.clone(),
         });
-        let workers = Workers::start(cfg.workers, shared, |i| state.totals(i));
+        let mut workers = Workers::start(cfg.workers, shared, |i| state.totals(i));
         // Window state is rebuilt this far back on assignment (the longest window unless bounded).
         let replay_ms = cfg.replay_ms;
         let mut owned: HashMap<PartitionId, Owned> = HashMap::new();
@@ -222,69 +222,106 @@ impl Pipeline {
         tracing::info!(topics = ?cfg.kafka.topics, group = %cfg.kafka.group_id, workers = cfg.workers, "pipeline running");
 
         loop {
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => break,
-                _ = reload.notified() => reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Always).await,
-                msg = consumer.recv() => {
-                    let sought = handle_signals(&consumer, &state, &metrics, &mut owned, replay_ms, Retry::No).await;
-                    let m = match msg {
-                        Ok(m) => m,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "kafka receive error");
-                            continue;
-                        }
-                    };
-                    metrics.ready.set(1);
-                    let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
-                    if sought.iter().any(|p| p.partition == partition && &*p.topic == topic) {
-                        // Fetched before the rebuild's seek, which delivers it again. (Rebalance
-                        // callbacks run inside `recv`, so a message is never older than a revoke.)
-                        continue;
-                    }
-                    let known = owned.keys().any(|p| p.partition == partition && &*p.topic == topic);
-                    if !known {
-                        // The assignment signal has not been handled yet. Own the partition now
-                        // only if it is really assigned (not a stale message of a revoked one);
-                        // its window rebuild follows with the signal or the next tick.
-                        let id = PartitionId { topic: topic.into(), partition };
-                        if !is_assigned(&consumer, &id) {
-                            continue;
-                        }
-                        owned.insert(id.clone(), Owned::new(state.assign(id)));
-                    }
-                    let Some((id, own)) = owned.iter_mut().find(|(p, _)| p.partition == partition && &*p.topic == topic) else {
-                        continue;
-                    };
-                    let id = id.clone();
-                    let Some(mode) = own.admit(offset) else {
-                        // Already applied since this assignment (a seek re-delivered it).
-                        continue;
-                    };
-                    let job = Job {
-                        partition: id,
-                        offset,
-                        payload: m.payload().unwrap_or_default().to_vec(),
-                        kafka_ts_ms: m.timestamp().to_millis(),
-                        store: own.store.clone(),
-                        received: Instant::now(),
-                        mode,
-                    };
-                    drop(m);
-                    workers.submit(job).await;
+            // Jobs are handed to the workers in batches; once no message is waiting, the batch
+            // goes at once. A waiting message is taken without the select below, which runs at
+            // least once per batch, so shutdown and the tick are never starved.
+            let ready = if workers.has_pending() {
+                let ready = poll_once(consumer.recv());
+                if ready.is_none() {
+                    workers.flush().await;
                 }
-                _ = tick.tick() => {
-                    handle_signals(&consumer, &state, &metrics, &mut owned, replay_ms, Retry::Pending).await;
-                    housekeeping(&state, &metrics);
-                    if let Some(f) = &follow_ups {
-                        f.retry();
+                ready
+            } else {
+                None
+            };
+            let msg = match ready {
+                Some(msg) => msg,
+                None => tokio::select! {
+                    biased;
+                    _ = &mut shutdown => break,
+                    _ = reload.notified() => {
+                        reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Always).await;
+                        continue;
                     }
-                    if last_reload_check.elapsed() >= cfg.model.reload_interval {
-                        last_reload_check = Instant::now();
-                        reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Changed).await;
+                    msg = consumer.recv() => msg,
+                    _ = tick.tick() => {
+                        handle_signals(&consumer, &state, &metrics, &mut owned, replay_ms, Retry::Pending).await;
+                        housekeeping(&state, &metrics);
+                        if let Some(f) = &follow_ups {
+                            f.retry();
+                        }
+                        if last_reload_check.elapsed() >= cfg.model.reload_interval {
+                            last_reload_check = Instant::now();
+                            reload_model(&cfg, &model, &metrics, &mut model_mtime, ReloadWhen::Changed).await;
+                        }
+                        continue;
                     }
+                },
+            };
+            let sought = handle_signals(
+                &consumer,
+                &state,
+                &metrics,
+                &mut owned,
+                replay_ms,
+                Retry::No,
+            )
+            .await;
+            let m = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "kafka receive error");
+                    continue;
                 }
+            };
+            metrics.ready.set(1);
+            let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+            if sought
+                .iter()
+                .any(|p| p.partition == partition && &*p.topic == topic)
+            {
+                // Fetched before the rebuild's seek, which delivers it again. (Rebalance
+                // callbacks run inside `recv`, so a message is never older than a revoke.)
+                continue;
             }
+            let known = owned
+                .keys()
+                .any(|p| p.partition == partition && &*p.topic == topic);
+            if !known {
+                // The assignment signal has not been handled yet. Own the partition now
+                // only if it is really assigned (not a stale message of a revoked one);
+                // its window rebuild follows with the signal or the next tick.
+                let id = PartitionId {
+                    topic: topic.into(),
+                    partition,
+                };
+                if !is_assigned(&consumer, &id) {
+                    continue;
+                }
+                owned.insert(id.clone(), Owned::new(state.assign(id)));
+            }
+            let Some((id, own)) = owned
+                .iter_mut()
+                .find(|(p, _)| p.partition == partition && &*p.topic == topic)
+            else {
+                continue;
+            };
+            let id = id.clone();
+            let Some(mode) = own.admit(offset) else {
+                // Already applied since this assignment (a seek re-delivered it).
+                continue;
+            };
+            let job = Job {
+                partition: id,
+                offset,
+                payload: m.payload().unwrap_or_default().to_vec(),
+                kafka_ts_ms: m.timestamp().to_millis(),
+                store: own.store.clone(),
+                received: Instant::now(),
+                mode,
+            };
+            drop(m);
+            workers.submit(job).await;
         }
 
         tracing::info!("shutting down: draining workers");
@@ -309,6 +346,17 @@ impl Pipeline {
             Ok(r) => r.map_err(PipelineError::Http),
             Err(_) => Ok(()),
         }
+    }
+}
+
+/// Polls `f` once: its output if it is ready now, else None (`f` is dropped; `recv` is
+/// cancel-safe).
+fn poll_once<F: Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
     }
 }
 

@@ -74,14 +74,22 @@ pub struct Shared {
 }
 
 /// Handles of the running workers.
+///
+/// Jobs go to a worker in batches: handing over one message at a time cost a cross-thread
+/// wake-up per message (the sleeping side, worker or consumer loop, was woken each time). The
+/// consumer loop calls [`Workers::flush`] whenever no message is waiting, so batching never
+/// delays a message.
 pub struct Workers {
-    senders: Vec<mpsc::Sender<Job>>,
+    senders: Vec<mpsc::Sender<Vec<Job>>>,
+    pending: Vec<Vec<Job>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// Jobs queued per worker before the consumer loop waits: enough to hide scheduling jitter,
-/// small enough that a shutdown drains in milliseconds.
-const QUEUE: usize = 4096;
+/// Jobs per batch at most.
+const BATCH: usize = 64;
+/// Batches queued per worker before the consumer loop waits (4,096 jobs): enough to hide
+/// scheduling jitter, small enough that a shutdown drains in milliseconds.
+const QUEUE: usize = 64;
 
 impl Workers {
     /// Starts `n` workers; worker `i` counts into `totals[i]`.
@@ -104,30 +112,64 @@ impl Workers {
                     .expect("spawn worker thread"),
             );
         }
-        Workers { senders, threads }
+        let pending = (0..senders.len()).map(|_| Vec::new()).collect();
+        Workers {
+            senders,
+            pending,
+            threads,
+        }
     }
 
     /// The worker that owns `partition`.
-    pub fn route(&self, partition: &PartitionId) -> &mpsc::Sender<Job> {
+    fn route(&self, partition: &PartitionId) -> usize {
         let h = partition
             .topic
             .bytes()
             .fold(partition.partition as u64, |h, b| {
                 h.wrapping_mul(31).wrapping_add(b as u64)
             });
-        &self.senders[(h % self.senders.len() as u64) as usize]
+        (h % self.senders.len() as u64) as usize
     }
 
-    /// Hands a job to its worker, waiting while the worker's queue is full.
-    pub async fn submit(&self, job: Job) {
-        let tx = self.route(&job.partition);
+    /// Queues a job for its worker; a full batch is handed over at once, waiting while the
+    /// worker's queue is full.
+    pub async fn submit(&mut self, job: Job) {
+        let w = self.route(&job.partition);
+        self.pending[w].push(job);
+        if self.pending[w].len() >= BATCH {
+            self.send(w).await;
+        }
+    }
+
+    /// Whether jobs are queued that no worker has yet.
+    pub fn has_pending(&self) -> bool {
+        self.pending.iter().any(|p| !p.is_empty())
+    }
+
+    /// Hands every queued job to its worker.
+    pub async fn flush(&mut self) {
+        for w in 0..self.pending.len() {
+            if !self.pending[w].is_empty() {
+                self.send(w).await;
+            }
+        }
+    }
+
+    async fn send(&mut self, w: usize) {
+        let batch = std::mem::replace(&mut self.pending[w], Vec::with_capacity(BATCH));
         // A closed channel means the worker thread died, which only a panic can cause; the
-        // message is then not acknowledged and will be read again after restart.
-        let _ = tx.send(job).await;
+        // messages are then not acknowledged and will be read again after restart.
+        let _ = self.senders[w].send(batch).await;
     }
 
-    /// Closes the queues and waits until every queued message has been processed.
-    pub fn drain(self) {
+    /// Hands over what is queued, closes the queues and waits until every message has been
+    /// processed. Blocking: call it off the async runtime.
+    pub fn drain(mut self) {
+        for (tx, batch) in self.senders.iter().zip(&mut self.pending) {
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(std::mem::take(batch));
+            }
+        }
         drop(self.senders);
         for t in self.threads {
             let _ = t.join();
@@ -162,10 +204,12 @@ impl LogLimiter {
     }
 }
 
-fn worker_loop(mut rx: mpsc::Receiver<Job>, shared: &Shared, totals: &Mutex<Totals>) {
+fn worker_loop(mut rx: mpsc::Receiver<Vec<Job>>, shared: &Shared, totals: &Mutex<Totals>) {
     let mut scored = Scored::default();
-    while let Some(job) = rx.blocking_recv() {
-        process(job, shared, totals, &mut scored);
+    while let Some(batch) = rx.blocking_recv() {
+        for job in batch {
+            process(job, shared, totals, &mut scored);
+        }
     }
 }
 
