@@ -12,8 +12,11 @@
 pub struct Lexicon {
     aspects: Vec<(String, Vec<String>)>,
     /// Every keyword with its aspect, sorted by keyword, so the keywords a clause can contain
-    /// at a position are the ones starting with the char there.
+    /// at a position are the ones starting with the char there: one run per first char.
     keywords: Vec<(String, usize)>,
+    /// The distinct first chars of the keywords, sorted, with the end of their run.
+    first_chars: Vec<char>,
+    run_ends: Vec<usize>,
     /// Aspects with an empty keyword: every clause contains it.
     always: u64,
 }
@@ -35,9 +38,21 @@ impl Lexicon {
             }
         }
         keywords.sort();
+        let (mut first_chars, mut run_ends) = (Vec::new(), Vec::new());
+        for (k, (w, _)) in keywords.iter().enumerate() {
+            let c = w.chars().next().expect("keywords are not empty");
+            if first_chars.last() == Some(&c) {
+                *run_ends.last_mut().expect("one end per first char") = k + 1;
+            } else {
+                first_chars.push(c);
+                run_ends.push(k + 1);
+            }
+        }
         Lexicon {
             aspects,
             keywords,
+            first_chars,
+            run_ends,
             always,
         }
     }
@@ -84,15 +99,12 @@ impl Lexicon {
     fn mentioned(&self, clause: &str) -> u64 {
         let mut found = self.always;
         for (at, c) in clause.char_indices() {
+            let Ok(run) = self.first_chars.binary_search(&c) else {
+                continue;
+            };
+            let start = if run == 0 { 0 } else { self.run_ends[run - 1] };
             let rest = &clause[at..];
-            let mut first = [0u8; 4];
-            let first: &str = c.encode_utf8(&mut first);
-            // Keywords starting with `c` are one sorted run.
-            let start = self.keywords.partition_point(|(w, _)| w.as_str() < first);
-            for (w, i) in &self.keywords[start..] {
-                if !w.starts_with(first) {
-                    break;
-                }
+            for (w, i) in &self.keywords[start..self.run_ends[run]] {
                 if rest.starts_with(w.as_str()) {
                     found |= 1 << i;
                 }
