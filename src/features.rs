@@ -340,6 +340,11 @@ impl FeatureSpec {
     }
 }
 
+/// Longest char n-gram a spec may ask for.
+const MAX_CHAR_NGRAM: u8 = 5;
+/// Bytes of the longest char n-gram: four per char at most.
+const MAX_GRAM_BYTES: usize = 4 * MAX_CHAR_NGRAM as usize;
+
 /// Namespaces keep feature kinds apart in the hash space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -438,7 +443,8 @@ pub struct SparseVec {
     raw: Vec<(u32, f32)>,
     /// Hash key being assembled: namespace byte, then the parts.
     key: Vec<u8>,
-    /// The clause's words back to back, and the byte offset of each of its chars (plus the end).
+    /// The clause's words back to back, then [`MAX_GRAM_BYTES`] zeros, and the byte offset of
+    /// each of its chars (plus the end of the words).
     clause_bytes: Vec<u8>,
     char_starts: Vec<usize>,
     /// Per word of the clause: its chars are inside a negation scope (or a cue).
@@ -489,14 +495,22 @@ pub fn normalise_text(norm: TextNorm, text: &str, out: &mut String) {
     match norm {
         TextNorm::Raw => out.push_str(text),
         TextNorm::FoldWidthLowercase => {
-            for c in text.chars() {
-                let c = match c {
+            // Runs of chars that stay as they are are copied as slices.
+            let mut copied = 0;
+            for (at, c) in text.char_indices() {
+                let folded = match c {
                     '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
                     '\u{3000}' => ' ',
                     _ => c,
-                };
-                out.push(c.to_ascii_lowercase());
+                }
+                .to_ascii_lowercase();
+                if folded != c {
+                    out.push_str(&text[copied..at]);
+                    out.push(folded);
+                    copied = at + c.len_utf8();
+                }
             }
+            out.push_str(&text[copied..]);
         }
     }
 }
@@ -513,7 +527,7 @@ impl Featurizer {
             return Err(FeatureError::Buckets(spec.buckets_log2));
         }
         if let Some(CharNgrams { min, max }) = spec.char_ngrams {
-            if min == 0 || min > max || max > 5 {
+            if min == 0 || min > max || max > MAX_CHAR_NGRAM {
                 return Err(FeatureError::CharRange { min, max });
             }
         }
@@ -825,6 +839,10 @@ impl Featurizer {
             let chars = out.char_starts.len();
             let pivot_char = pivot_char.unwrap_or(chars);
             out.char_starts.push(out.clause_bytes.len());
+            // The padding lets every key copy a fixed MAX_GRAM_BYTES, which compiles to a few
+            // moves instead of a memcpy call per n-gram; only the gram's own bytes are hashed.
+            out.clause_bytes.extend_from_slice(&[0; MAX_GRAM_BYTES]);
+            let mut key = [0u8; 1 + MAX_GRAM_BYTES];
             for n in min as usize..=max as usize {
                 for k in 0..(chars + 1).saturating_sub(n) {
                     let weight = if k >= pivot_char {
@@ -837,11 +855,10 @@ impl Featurizer {
                     } else {
                         Namespace::Char
                     };
-                    let gram = &out.clause_bytes[out.char_starts[k]..out.char_starts[k + n]];
-                    out.key.clear();
-                    out.key.push(ns as u8);
-                    out.key.extend_from_slice(gram);
-                    out.raw.push((self.bucket_of_key(&out.key), weight));
+                    let (start, end) = (out.char_starts[k], out.char_starts[k + n]);
+                    key[0] = ns as u8;
+                    key[1..].copy_from_slice(&out.clause_bytes[start..start + MAX_GRAM_BYTES]);
+                    out.raw.push((self.bucket_of_key(&key[..1 + end - start]), weight));
                 }
             }
         }
@@ -1086,6 +1103,25 @@ mod tests {
         let mut s = String::new();
         normalise_text(TextNorm::FoldWidthLowercase, "ＯＫ！Good　好", &mut s);
         assert_eq!(s, "ok!good 好");
+    }
+
+    proptest::proptest! {
+        /// Copying unchanged runs gives what folding char by char gives.
+        #[test]
+        fn text_normalisation_matches_char_by_char_folding(text in "[a-zA-Z好，！　\u{FF01}-\u{FF5E}\\PC]{0,20}") {
+            let mut s = String::new();
+            normalise_text(TextNorm::FoldWidthLowercase, &text, &mut s);
+            let by_char: String = text
+                .chars()
+                .map(|c| match c {
+                    '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                    '\u{3000}' => ' ',
+                    _ => c,
+                })
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            proptest::prop_assert_eq!(s, by_char);
+        }
     }
 
     #[test]
