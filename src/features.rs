@@ -441,6 +441,8 @@ pub struct SparseVec {
     pub indices: Vec<u32>,
     pub values: Vec<f32>,
     raw: Vec<(u32, f32)>,
+    /// The indices of `raw`, sorted.
+    sorted: Vec<u32>,
     /// Hash key being assembled: namespace byte, then the parts.
     key: Vec<u8>,
     /// The clause's words back to back, then [`MAX_GRAM_BYTES`] zeros, and the byte offset of
@@ -698,17 +700,29 @@ impl Featurizer {
             self.clause(&words[start..end], split - start, max_scope, out);
             start = end + 1;
         }
-        out.raw.sort_unstable_by_key(|&(i, _)| i);
-        let mut i = 0;
-        while i < out.raw.len() {
-            let idx = out.raw[i].0;
-            let mut sum = 0.0;
-            while i < out.raw.len() && out.raw[i].0 == idx {
-                sum += out.raw[i].1;
-                i += 1;
+        if self.contrast_weight == 1.0 {
+            // Every weight is 1, so a bucket's value is its count (exact in f32, in any order of
+            // summing): sorting the bare indices is enough.
+            out.sorted.clear();
+            out.sorted.extend(out.raw.iter().map(|&(i, _)| i));
+            out.sorted.sort_unstable();
+            for run in out.sorted.chunk_by(|a, b| a == b) {
+                out.indices.push(run[0]);
+                out.values.push(run.len() as f32);
             }
-            out.indices.push(idx);
-            out.values.push(sum);
+        } else {
+            out.raw.sort_unstable_by_key(|&(i, _)| i);
+            let mut i = 0;
+            while i < out.raw.len() {
+                let idx = out.raw[i].0;
+                let mut sum = 0.0;
+                while i < out.raw.len() && out.raw[i].0 == idx {
+                    sum += out.raw[i].1;
+                    i += 1;
+                }
+                out.indices.push(idx);
+                out.values.push(sum);
+            }
         }
         if self.spec.row_norm == RowNorm::L2 {
             let norm = out.values.iter().map(|v| v * v).sum::<f32>().sqrt();
