@@ -371,12 +371,12 @@ pub struct Featurizer {
     /// costs one lookup.
     words: WordTable,
     prefixes: Vec<String>,
-    /// Returns true if and only if some word has a lexicon polarity.
+    /// Some word has a lexicon polarity.
     has_lexicon: bool,
     lex_scale: f32,
     lex_buckets: [u32; LEX_KEYS.len()],
     mark_chars: bool,
-    /// Returns true if and only if some word is a contrastive conjunction.
+    /// Some word is a contrastive conjunction.
     has_contrast: bool,
     contrast_weight: f32,
 }
@@ -540,14 +540,18 @@ impl Featurizer {
         let mut prefixes = match &spec.negation {
             Negation::Off => Vec::new(),
             Negation::Scope { cues, prefixes, .. } => {
-                cues.iter().for_each(|w| info(&mut words, w).cue = true);
+                for w in cues {
+                    info(&mut words, w).cue = true;
+                }
                 prefixes.clone()
             }
         };
         // Longest prefix first, so 没有问题 splits as 没有 + 问题.
         prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
         if let Degree::Mark { adverbs } = &spec.degree {
-            adverbs.iter().for_each(|w| info(&mut words, w).adverb = true);
+            for w in adverbs {
+                info(&mut words, w).adverb = true;
+            }
         }
         let check = |what, value: f32| {
             if value.is_finite() && (0.0..=100.0).contains(&value) {
@@ -568,8 +572,12 @@ impl Featurizer {
             } => {
                 check("lexicon scale", *scale)?;
                 // A word in both lists is positive.
-                negative.iter().for_each(|w| info(&mut words, w).polarity = -1);
-                positive.iter().for_each(|w| info(&mut words, w).polarity = 1);
+                for w in negative {
+                    info(&mut words, w).polarity = -1;
+                }
+                for w in positive {
+                    info(&mut words, w).polarity = 1;
+                }
                 (!positive.is_empty() || !negative.is_empty(), *scale)
             }
         };
@@ -580,7 +588,9 @@ impl Featurizer {
                 weight,
             } => {
                 check("contrast weight", *weight)?;
-                conjunctions.iter().for_each(|w| info(&mut words, w).conjunction = true);
+                for w in conjunctions {
+                    info(&mut words, w).conjunction = true;
+                }
                 (!conjunctions.is_empty(), *weight)
             }
         };
@@ -872,7 +882,8 @@ impl Featurizer {
                     let (start, end) = (out.char_starts[k], out.char_starts[k + n]);
                     key[0] = ns as u8;
                     key[1..].copy_from_slice(&out.clause_bytes[start..start + MAX_GRAM_BYTES]);
-                    out.raw.push((self.bucket_of_key(&key[..1 + end - start]), weight));
+                    out.raw
+                        .push((self.bucket_of_key(&key[..1 + end - start]), weight));
                 }
             }
         }

@@ -98,7 +98,7 @@ fn mismatch(want: &Value) -> Option<String> {
             return Some(format!("{key}: got {}, want {}", got[key], want[key]));
         }
     }
-    if aspect_bits(&got) != aspect_bits(&want) {
+    if aspect_bits(&got) != aspect_bits(want) {
         return Some(format!(
             "aspects: got {}, want {}",
             got["aspects"], want["aspects"]
