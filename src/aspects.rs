@@ -11,6 +11,14 @@
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
     aspects: Vec<(String, Vec<String>)>,
+    /// Every keyword with its aspect, sorted by keyword, so the keywords a clause can contain
+    /// at a position are the ones starting with the char there: one run per first char.
+    keywords: Vec<(String, usize)>,
+    /// The distinct first chars of the keywords, sorted, with the end of their run.
+    first_chars: Vec<char>,
+    run_ends: Vec<usize>,
+    /// Aspects with an empty keyword: every clause contains it.
+    always: u64,
 }
 
 /// Conjunctions that start a new clause: the sentiment after them usually differs.
@@ -18,7 +26,35 @@ const CONTRAST: &[&str] = &["但是", "不过", "可是", "然而", "只是", "�
 
 impl Lexicon {
     pub fn new(aspects: Vec<(String, Vec<String>)>) -> Lexicon {
-        Lexicon { aspects }
+        let mut keywords = Vec::new();
+        let mut always = 0;
+        for (i, (_, words)) in aspects.iter().enumerate().take(MAX_INDEXED) {
+            for w in words {
+                if w.is_empty() {
+                    always |= 1 << i;
+                } else {
+                    keywords.push((w.clone(), i));
+                }
+            }
+        }
+        keywords.sort();
+        let (mut first_chars, mut run_ends) = (Vec::new(), Vec::new());
+        for (k, (w, _)) in keywords.iter().enumerate() {
+            let c = w.chars().next().expect("keywords are not empty");
+            if first_chars.last() == Some(&c) {
+                *run_ends.last_mut().expect("one end per first char") = k + 1;
+            } else {
+                first_chars.push(c);
+                run_ends.push(k + 1);
+            }
+        }
+        Lexicon {
+            aspects,
+            keywords,
+            first_chars,
+            run_ends,
+            always,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -33,20 +69,53 @@ impl Lexicon {
         self.aspects.iter().map(|(n, _)| n.as_str())
     }
 
-    /// Calls `f(aspect index, clause)` for every clause of `text` that mentions an aspect.
+    /// Calls `f(aspect index, clause)` for every clause of `text` that mentions an aspect, in
+    /// clause order, then aspect order.
     pub fn for_each_mention<'t>(&self, text: &'t str, mut f: impl FnMut(usize, &'t str)) {
         if self.aspects.is_empty() {
             return;
         }
-        for clause in clauses(text) {
-            for (i, (_, words)) in self.aspects.iter().enumerate() {
-                if words.iter().any(|w| clause.contains(w.as_str())) {
-                    f(i, clause);
+        if self.aspects.len() > MAX_INDEXED {
+            for clause in clauses(text) {
+                for (i, (_, words)) in self.aspects.iter().enumerate() {
+                    if words.iter().any(|w| clause.contains(w.as_str())) {
+                        f(i, clause);
+                    }
                 }
+            }
+            return;
+        }
+        for clause in clauses(text) {
+            let mut found = self.mentioned(clause);
+            while found != 0 {
+                f(found.trailing_zeros() as usize, clause);
+                found &= found - 1;
             }
         }
     }
+
+    /// The aspects `clause` contains a keyword of, as a bit set; one pass over the clause
+    /// instead of a substring search per keyword.
+    fn mentioned(&self, clause: &str) -> u64 {
+        let mut found = self.always;
+        for (at, c) in clause.char_indices() {
+            let Ok(run) = self.first_chars.binary_search(&c) else {
+                continue;
+            };
+            let start = if run == 0 { 0 } else { self.run_ends[run - 1] };
+            let rest = &clause[at..];
+            for (w, i) in &self.keywords[start..self.run_ends[run]] {
+                if rest.starts_with(w.as_str()) {
+                    found |= 1 << i;
+                }
+            }
+        }
+        found
+    }
 }
+
+/// Aspects beyond this many are matched keyword by keyword (the bit set has 64 bits).
+const MAX_INDEXED: usize = 64;
 
 fn is_break(c: char) -> bool {
     matches!(
@@ -77,24 +146,32 @@ pub fn clauses(text: &str) -> impl Iterator<Item = &str> {
         .filter(|c| !c.is_empty())
 }
 
-fn split_contrast(clause: &str) -> Vec<&str> {
-    let mut out = Vec::new();
+/// The parts of `clause` before each contrastive conjunction that does not start it, then the
+/// rest.
+fn split_contrast(clause: &str) -> impl Iterator<Item = &str> {
     let mut start = 0;
     let mut i = 0;
-    while i < clause.len() {
-        let rest = &clause[i..];
-        if i > start {
-            if let Some(c) = CONTRAST.iter().find(|c| rest.starts_with(*c)) {
-                out.push(&clause[start..i]);
-                start = i;
-                i += c.len();
-                continue;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while i < clause.len() {
+            let rest = &clause[i..];
+            if i > start {
+                if let Some(c) = CONTRAST.iter().find(|c| rest.starts_with(*c)) {
+                    let part = &clause[start..i];
+                    start = i;
+                    i += c.len();
+                    return Some(part);
+                }
             }
+            i += rest.chars().next().map_or(1, char::len_utf8);
         }
-        i += rest.chars().next().map_or(1, char::len_utf8);
-    }
-    out.push(&clause[start..]);
-    out
+        if done {
+            None
+        } else {
+            done = true;
+            Some(&clause[start..])
+        }
+    })
 }
 
 #[cfg(test)]
@@ -124,6 +201,52 @@ mod tests {
             got.push((a, c))
         });
         assert_eq!(got, [(0, "快递和客服都很好"), (1, "快递和客服都很好")]);
+    }
+
+    /// The reference: a substring search per keyword, as `mentioned` replaces.
+    fn mentions_by_search(lex: &Lexicon, text: &str) -> Vec<(usize, String)> {
+        let mut got = Vec::new();
+        for clause in clauses(text) {
+            for (i, (_, words)) in lex.aspects.iter().enumerate() {
+                if words.iter().any(|w| clause.contains(w.as_str())) {
+                    got.push((i, clause.to_string()));
+                }
+            }
+        }
+        got
+    }
+
+    fn mentions(lex: &Lexicon, text: &str) -> Vec<(usize, String)> {
+        let mut got = Vec::new();
+        lex.for_each_mention(text, |a, c| got.push((a, c.to_string())));
+        got
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn keyword_index_finds_what_substring_search_finds(
+            text in "[物流快递客服态度好差不过但是，。!a-c ]{0,30}"
+        ) {
+            let lex = Lexicon::new(vec![
+                ("物流".into(), vec!["物流".into(), "快递".into(), "递".into()]),
+                ("客服".into(), vec!["客服".into(), "态度".into(), "快递".into()]),
+                ("其他".into(), vec!["ab".into(), "a".into(), "好差".into()]),
+                ("全部".into(), vec!["".into()]),
+            ]);
+            proptest::prop_assert_eq!(mentions(&lex, &text), mentions_by_search(&lex, &text));
+        }
+    }
+
+    #[test]
+    fn more_aspects_than_the_index_holds_are_still_found() {
+        let lex = Lexicon::new(
+            (0..70)
+                .map(|i| (format!("a{i}"), vec![format!("词{i}号")]))
+                .collect(),
+        );
+        let text = "词3号不错，词69号，但是词64号差";
+        assert_eq!(mentions(&lex, text), mentions_by_search(&lex, text));
+        assert_eq!(mentions(&lex, text).len(), 3);
     }
 
     #[test]

@@ -19,8 +19,8 @@
 //! - contrast: everything after the last contrastive conjunction (但是, 不过, 可是 …) is weighted
 //!   up, since the verdict usually follows it.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::Hasher;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 use twox_hash::XxHash64;
@@ -340,6 +340,11 @@ impl FeatureSpec {
     }
 }
 
+/// Longest char n-gram a spec may ask for.
+const MAX_CHAR_NGRAM: u8 = 5;
+/// Bytes of the longest char n-gram: four per char at most.
+const MAX_GRAM_BYTES: usize = 4 * MAX_CHAR_NGRAM as usize;
+
 /// Namespaces keep feature kinds apart in the hash space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -357,21 +362,77 @@ pub enum Namespace {
 /// Keys of the lexicon block: effective polarity, then how it came about.
 const LEX_KEYS: [&str; 6] = ["+", "-", "neg+", "neg-", "int+", "int-"];
 
-/// A validated spec, with its word lists in sets; build once per model.
+/// A validated spec, with its word lists in one table; build once per model.
 #[derive(Debug, Clone)]
 pub struct Featurizer {
     spec: FeatureSpec,
     mask: u32,
-    cues: HashSet<String>,
-    adverbs: HashSet<String>,
+    /// Every word of the cue, adverb, lexicon and conjunction lists, with what it is, so a token
+    /// costs one lookup.
+    words: WordTable,
     prefixes: Vec<String>,
-    /// Word → polarity (+1 / −1).
-    lexicon: HashMap<String, i8>,
+    /// Some word has a lexicon polarity.
+    has_lexicon: bool,
     lex_scale: f32,
     lex_buckets: [u32; LEX_KEYS.len()],
     mark_chars: bool,
-    contrast: HashSet<String>,
+    /// Some word is a contrastive conjunction.
+    has_contrast: bool,
     contrast_weight: f32,
+}
+
+type WordTable = HashMap<Box<str>, WordInfo, BuildHasherDefault<WordHasher>>;
+
+/// What the spec's word lists say about one word.
+#[derive(Debug, Clone, Copy, Default)]
+struct WordInfo {
+    cue: bool,
+    adverb: bool,
+    conjunction: bool,
+    /// Lexicon polarity: +1, −1, or 0 for a word not in the lexicon.
+    polarity: i8,
+}
+
+/// FxHash-style hashing of the word table's keys. The table is fixed when the featurizer is
+/// built and only ever looked up, so the flooding resistance of the default keyed SipHash buys
+/// nothing here, while SipHash cost about a tenth of extraction. The final mix spreads the bits
+/// that the multiply leaves weak over the whole word, as hashbrown uses both ends.
+#[derive(Debug, Clone, Copy, Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("chunk of 8")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        // murmur3's fmix64.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
 }
 
 /// A sparse feature vector: sorted, unique bucket indices with their values. Reused across calls.
@@ -380,8 +441,17 @@ pub struct SparseVec {
     pub indices: Vec<u32>,
     pub values: Vec<f32>,
     raw: Vec<(u32, f32)>,
-    chars: Vec<char>,
-    /// Per char of `chars`: inside a negation scope (or a cue).
+    /// The indices of `raw`, sorted.
+    sorted: Vec<u32>,
+    /// Hash key being assembled: namespace byte, then the parts.
+    key: Vec<u8>,
+    /// The clause's words back to back, then [`MAX_GRAM_BYTES`] zeros, and the byte offset of
+    /// each of its chars (plus the end of the words).
+    clause_bytes: Vec<u8>,
+    char_starts: Vec<usize>,
+    /// Per word of the clause: its chars are inside a negation scope (or a cue).
+    word_neg: Vec<bool>,
+    /// Per char of the clause: inside a negation scope (or a cue).
     char_neg: Vec<bool>,
     lex: [f32; LEX_KEYS.len()],
 }
@@ -427,14 +497,22 @@ pub fn normalise_text(norm: TextNorm, text: &str, out: &mut String) {
     match norm {
         TextNorm::Raw => out.push_str(text),
         TextNorm::FoldWidthLowercase => {
-            for c in text.chars() {
-                let c = match c {
+            // Runs of chars that stay as they are are copied as slices.
+            let mut copied = 0;
+            for (at, c) in text.char_indices() {
+                let folded = match c {
                     '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
                     '\u{3000}' => ' ',
                     _ => c,
-                };
-                out.push(c.to_ascii_lowercase());
+                }
+                .to_ascii_lowercase();
+                if folded != c {
+                    out.push_str(&text[copied..at]);
+                    out.push(folded);
+                    copied = at + c.len_utf8();
+                }
             }
+            out.push_str(&text[copied..]);
         }
     }
 }
@@ -451,22 +529,30 @@ impl Featurizer {
             return Err(FeatureError::Buckets(spec.buckets_log2));
         }
         if let Some(CharNgrams { min, max }) = spec.char_ngrams {
-            if min == 0 || min > max || max > 5 {
+            if min == 0 || min > max || max > MAX_CHAR_NGRAM {
                 return Err(FeatureError::CharRange { min, max });
             }
         }
-        let (cues, mut prefixes) = match &spec.negation {
-            Negation::Off => (HashSet::new(), Vec::new()),
+        let mut words = WordTable::default();
+        fn info<'t>(words: &'t mut WordTable, w: &str) -> &'t mut WordInfo {
+            words.entry(w.into()).or_default()
+        }
+        let mut prefixes = match &spec.negation {
+            Negation::Off => Vec::new(),
             Negation::Scope { cues, prefixes, .. } => {
-                (cues.iter().cloned().collect(), prefixes.clone())
+                for w in cues {
+                    info(&mut words, w).cue = true;
+                }
+                prefixes.clone()
             }
         };
         // Longest prefix first, so 没有问题 splits as 没有 + 问题.
         prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        let adverbs = match &spec.degree {
-            Degree::Off => HashSet::new(),
-            Degree::Mark { adverbs } => adverbs.iter().cloned().collect(),
-        };
+        if let Degree::Mark { adverbs } = &spec.degree {
+            for w in adverbs {
+                info(&mut words, w).adverb = true;
+            }
+        }
         let check = |what, value: f32| {
             if value.is_finite() && (0.0..=100.0).contains(&value) {
                 Ok(())
@@ -477,32 +563,35 @@ impl Featurizer {
                 })
             }
         };
-        let (lexicon, lex_scale) = match &spec.lexicon {
-            Lexicon::Off => (HashMap::new(), 0.0),
+        let (has_lexicon, lex_scale) = match &spec.lexicon {
+            Lexicon::Off => (false, 0.0),
             Lexicon::Polarity {
                 positive,
                 negative,
                 scale,
             } => {
                 check("lexicon scale", *scale)?;
-                let mut m: HashMap<String, i8> = HashMap::new();
+                // A word in both lists is positive.
                 for w in negative {
-                    m.insert(w.clone(), -1);
+                    info(&mut words, w).polarity = -1;
                 }
                 for w in positive {
-                    m.insert(w.clone(), 1);
+                    info(&mut words, w).polarity = 1;
                 }
-                (m, *scale)
+                (!positive.is_empty() || !negative.is_empty(), *scale)
             }
         };
-        let (contrast, contrast_weight) = match &spec.contrast {
-            Contrast::Off => (HashSet::new(), 1.0),
+        let (has_contrast, contrast_weight) = match &spec.contrast {
+            Contrast::Off => (false, 1.0),
             Contrast::Weight {
                 conjunctions,
                 weight,
             } => {
                 check("contrast weight", *weight)?;
-                (conjunctions.iter().cloned().collect(), *weight)
+                for w in conjunctions {
+                    info(&mut words, w).conjunction = true;
+                }
+                (!conjunctions.is_empty(), *weight)
             }
         };
         let mark_chars = matches!(
@@ -515,14 +604,13 @@ impl Featurizer {
         let mut f = Featurizer {
             mask: (1u32 << spec.buckets_log2) - 1,
             spec,
-            cues,
-            adverbs,
+            words,
             prefixes,
-            lexicon,
+            has_lexicon,
             lex_scale,
             lex_buckets: [0; LEX_KEYS.len()],
             mark_chars,
-            contrast,
+            has_contrast,
             contrast_weight,
         };
         for (k, key) in LEX_KEYS.iter().enumerate() {
@@ -553,14 +641,11 @@ impl Featurizer {
         (h.finish() as u32) & self.mask
     }
 
+    /// Bucket of a char n-gram, char by char; the reference for the sliced keys of `clause`.
     #[cfg(test)]
     fn bucket_chars(&self, chars: &[char]) -> u32 {
-        self.bucket_chars_in(Namespace::Char, chars)
-    }
-
-    fn bucket_chars_in(&self, ns: Namespace, chars: &[char]) -> u32 {
         let mut h = XxHash64::with_seed(self.spec.hash_seed);
-        h.write(&[ns as u8]);
+        h.write(&[Namespace::Char as u8]);
         let mut buf = [0u8; 4];
         for c in chars {
             h.write(c.encode_utf8(&mut buf).as_bytes());
@@ -568,15 +653,28 @@ impl Featurizer {
         (h.finish() as u32) & self.mask
     }
 
+    /// Bucket of a key assembled by [`assemble_key`]: the bytes [`Featurizer::bucket`] streams
+    /// into the hasher, hashed in one call, so the same bucket.
+    fn bucket_of_key(&self, key: &[u8]) -> u32 {
+        (XxHash64::oneshot(self.spec.hash_seed, key) as u32) & self.mask
+    }
+
+    fn info(&self, w: &str) -> WordInfo {
+        self.words.get(w).copied().unwrap_or_default()
+    }
+
     /// Polarity of a lexicon word, or of a token made of a negation prefix and a lexicon word
-    /// (then negated, and the second value is true).
-    fn polarity(&self, w: &str) -> Option<(i8, bool)> {
-        if let Some(&p) = self.lexicon.get(w) {
-            return Some((p, false));
+    /// (then negated, and the second value is true). `info` is the word's own entry.
+    fn polarity(&self, w: &str, info: WordInfo) -> Option<(i8, bool)> {
+        if info.polarity != 0 {
+            return Some((info.polarity, false));
         }
         self.prefixes.iter().find_map(|pre| {
             let rest = w.strip_prefix(pre.as_str())?;
-            self.lexicon.get(rest).map(|&p| (-p, true))
+            match self.info(rest).polarity {
+                0 => None,
+                p => Some((-p, true)),
+            }
         })
     }
 
@@ -591,13 +689,13 @@ impl Featurizer {
             Negation::Scope { max_words, .. } => *max_words as usize,
         };
         // Tokens from the last contrastive conjunction on weigh more.
-        let pivot = if self.contrast.is_empty() {
-            words.len()
-        } else {
+        let pivot = if self.has_contrast {
             words
                 .iter()
-                .rposition(|w| self.contrast.contains(*w))
+                .rposition(|w| self.info(w).conjunction)
                 .unwrap_or(words.len())
+        } else {
+            words.len()
         };
         let mut start = 0;
         while start < words.len() {
@@ -612,17 +710,29 @@ impl Featurizer {
             self.clause(&words[start..end], split - start, max_scope, out);
             start = end + 1;
         }
-        out.raw.sort_unstable_by_key(|&(i, _)| i);
-        let mut i = 0;
-        while i < out.raw.len() {
-            let idx = out.raw[i].0;
-            let mut sum = 0.0;
-            while i < out.raw.len() && out.raw[i].0 == idx {
-                sum += out.raw[i].1;
-                i += 1;
+        if self.contrast_weight == 1.0 {
+            // Every weight is 1, so a bucket's value is its count (exact in f32, in any order of
+            // summing): sorting the bare indices is enough.
+            out.sorted.clear();
+            out.sorted.extend(out.raw.iter().map(|&(i, _)| i));
+            out.sorted.sort_unstable();
+            for run in out.sorted.chunk_by(|a, b| a == b) {
+                out.indices.push(run[0]);
+                out.values.push(run.len() as f32);
             }
-            out.indices.push(idx);
-            out.values.push(sum);
+        } else {
+            out.raw.sort_unstable_by_key(|&(i, _)| i);
+            let mut i = 0;
+            while i < out.raw.len() {
+                let idx = out.raw[i].0;
+                let mut sum = 0.0;
+                while i < out.raw.len() && out.raw[i].0 == idx {
+                    sum += out.raw[i].1;
+                    i += 1;
+                }
+                out.indices.push(idx);
+                out.values.push(sum);
+            }
         }
         if self.spec.row_norm == RowNorm::L2 {
             let norm = out.values.iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -657,7 +767,7 @@ impl Featurizer {
             return;
         }
         let bigrams = self.spec.words == WordGrams::UnigramsAndBigrams;
-        out.char_neg.clear();
+        out.word_neg.clear();
         let mut negated = false;
         let mut scope_left = 0usize;
         let mut intensify = false;
@@ -668,35 +778,42 @@ impl Featurizer {
             } else {
                 1.0
             };
-            let is_cue = self.cues.contains(w);
+            let info = self.info(w);
+            let is_cue = info.cue;
+            let polarity = if self.mark_chars || (!is_cue && self.has_lexicon) {
+                self.polarity(w, info)
+            } else {
+                None
+            };
             let (word_ns, bigram_ns) = if negated {
                 (Namespace::NegatedWord, Namespace::NegatedBigram)
             } else {
                 (Namespace::Word, Namespace::Bigram)
             };
-            out.raw.push((self.bucket(word_ns, &[w]), weight));
+            assemble_key(&mut out.key, word_ns, &[w]);
+            out.raw.push((self.bucket_of_key(&out.key), weight));
             if self.mark_chars {
-                let mark = negated || is_cue || self.polarity(w).is_some_and(|(_, inner)| inner);
-                let n = w.chars().count();
-                out.char_neg.extend(std::iter::repeat_n(mark, n));
+                let mark = negated || is_cue || polarity.is_some_and(|(_, inner)| inner);
+                out.word_neg.push(mark);
             }
             if bigrams {
                 if let Some(p) = prev {
-                    out.raw.push((self.bucket(bigram_ns, &[p, w]), weight));
+                    assemble_key(&mut out.key, bigram_ns, &[p, w]);
+                    out.raw.push((self.bucket_of_key(&out.key), weight));
                 }
             }
             if intensify && !is_cue {
                 // 不太好 and 很好 must stay apart, so intensified words inside a negation scope
                 // carry a marker.
-                let b = if negated {
-                    self.bucket(Namespace::Intensified, &["\u{1}neg", w])
+                if negated {
+                    assemble_key(&mut out.key, Namespace::Intensified, &["\u{1}neg", w]);
                 } else {
-                    self.bucket(Namespace::Intensified, &[w])
-                };
-                out.raw.push((b, weight));
+                    assemble_key(&mut out.key, Namespace::Intensified, &[w]);
+                }
+                out.raw.push((self.bucket_of_key(&out.key), weight));
             }
-            if !is_cue && !self.lexicon.is_empty() {
-                if let Some((p, inner)) = self.polarity(w) {
+            if !is_cue && self.has_lexicon {
+                if let Some((p, inner)) = polarity {
                     // Effective polarity after the scope's negation and the token's own prefix.
                     let flipped = negated != inner;
                     let p = if negated { -p } else { p };
@@ -710,7 +827,7 @@ impl Featurizer {
                     }
                 }
             }
-            intensify = self.adverbs.contains(w);
+            intensify = info.adverb;
             if is_cue {
                 negated = !negated;
                 scope_left = max_scope;
@@ -723,13 +840,35 @@ impl Featurizer {
             prev = Some(w);
         }
         if let Some(CharNgrams { min, max }) = self.spec.char_ngrams {
-            let mut chars = std::mem::take(&mut out.chars);
-            chars.clear();
-            // Char n-grams starting at or after the pivot word get the contrast weight.
-            let pivot_char: usize = words[..pivot].iter().map(|w| w.chars().count()).sum();
-            chars.extend(words.iter().flat_map(|w| w.chars()));
+            // The clause's chars as byte ranges of its words laid end to end, so an n-gram's key
+            // is one slice; the char n-grams starting at or after the pivot word get the
+            // contrast weight.
+            out.clause_bytes.clear();
+            out.char_starts.clear();
+            out.char_neg.clear();
+            let mut pivot_char = None;
+            for (k, w) in words.iter().enumerate() {
+                if k == pivot {
+                    pivot_char = Some(out.char_starts.len());
+                }
+                let base = out.clause_bytes.len();
+                for (i, _) in w.char_indices() {
+                    out.char_starts.push(base + i);
+                    if self.mark_chars {
+                        out.char_neg.push(out.word_neg[k]);
+                    }
+                }
+                out.clause_bytes.extend_from_slice(w.as_bytes());
+            }
+            let chars = out.char_starts.len();
+            let pivot_char = pivot_char.unwrap_or(chars);
+            out.char_starts.push(out.clause_bytes.len());
+            // The padding lets every key copy a fixed MAX_GRAM_BYTES, which compiles to a few
+            // moves instead of a memcpy call per n-gram; only the gram's own bytes are hashed.
+            out.clause_bytes.extend_from_slice(&[0; MAX_GRAM_BYTES]);
+            let mut key = [0u8; 1 + MAX_GRAM_BYTES];
             for n in min as usize..=max as usize {
-                for (k, gram) in chars.windows(n).enumerate() {
+                for k in 0..(chars + 1).saturating_sub(n) {
                     let weight = if k >= pivot_char {
                         self.contrast_weight
                     } else {
@@ -740,11 +879,27 @@ impl Featurizer {
                     } else {
                         Namespace::Char
                     };
-                    out.raw.push((self.bucket_chars_in(ns, gram), weight));
+                    let (start, end) = (out.char_starts[k], out.char_starts[k + n]);
+                    key[0] = ns as u8;
+                    key[1..].copy_from_slice(&out.clause_bytes[start..start + MAX_GRAM_BYTES]);
+                    out.raw
+                        .push((self.bucket_of_key(&key[..1 + end - start]), weight));
                 }
             }
-            out.chars = chars;
         }
+    }
+}
+
+/// Writes the bytes [`Featurizer::bucket`] hashes into `key` (cleared first): the namespace
+/// byte, then `parts` joined by a 0x1F separator.
+fn assemble_key(key: &mut Vec<u8>, ns: Namespace, parts: &[&str]) {
+    key.clear();
+    key.push(ns as u8);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push(0x1F);
+        }
+        key.extend_from_slice(p.as_bytes());
     }
 }
 
@@ -770,6 +925,29 @@ mod tests {
         assert_eq!(f.bucket(Namespace::Bigram, &["质量", "很好"]), 256_120);
         assert_eq!(f.bucket_chars(&['不', '错']), 163_983);
         assert_eq!(FeatureSpec::default().fingerprint(), "c24bc57e65e155d1");
+    }
+
+    proptest::proptest! {
+        /// The one-call hash of an assembled key is the streamed hash of its parts.
+        #[test]
+        fn assembled_keys_hash_like_streamed_parts(
+            a in "\\PC{0,12}", b in "\\PC{0,40}", ns in 0usize..8
+        ) {
+            let f = featurizer();
+            let ns = [
+                Namespace::Word, Namespace::NegatedWord, Namespace::Bigram,
+                Namespace::NegatedBigram, Namespace::Char, Namespace::NegatedChar,
+                Namespace::Intensified, Namespace::Lexicon,
+            ][ns];
+            let mut key = Vec::new();
+            assemble_key(&mut key, ns, &[&a]);
+            proptest::prop_assert_eq!(f.bucket_of_key(&key), f.bucket(ns, &[&a]));
+            assemble_key(&mut key, ns, &[&a, &b]);
+            proptest::prop_assert_eq!(f.bucket_of_key(&key), f.bucket(ns, &[&a, &b]));
+            let chars: Vec<char> = a.chars().collect();
+            assemble_key(&mut key, Namespace::Char, &[&a]);
+            proptest::prop_assert_eq!(f.bucket_of_key(&key), f.bucket_chars(&chars));
+        }
     }
 
     #[test]
@@ -950,6 +1128,25 @@ mod tests {
         let mut s = String::new();
         normalise_text(TextNorm::FoldWidthLowercase, "ＯＫ！Good　好", &mut s);
         assert_eq!(s, "ok!good 好");
+    }
+
+    proptest::proptest! {
+        /// Copying unchanged runs gives what folding char by char gives.
+        #[test]
+        fn text_normalisation_matches_char_by_char_folding(text in "[a-zA-Z好，！　\u{FF01}-\u{FF5E}\\PC]{0,20}") {
+            let mut s = String::new();
+            normalise_text(TextNorm::FoldWidthLowercase, &text, &mut s);
+            let by_char: String = text
+                .chars()
+                .map(|c| match c {
+                    '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                    '\u{3000}' => ' ',
+                    _ => c,
+                })
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            proptest::prop_assert_eq!(s, by_char);
+        }
     }
 
     #[test]

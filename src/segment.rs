@@ -59,7 +59,7 @@ impl Segmenter {
         out.clear();
         // jieba allocates its token vector internally; only the caller's buffer is reused.
         for token in self.jieba.cut(text, self.hmm == Hmm::Enabled) {
-            if !token.word.trim().is_empty() {
+            if !token.word.chars().all(char::is_whitespace) {
                 out.push(token.word);
             }
         }
