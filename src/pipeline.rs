@@ -145,6 +145,11 @@ impl Pipeline {
         self.reload.clone()
     }
 
+    /// The Kafka consumer, e.g. for `manyi bench` to pause fetching while it produces.
+    pub fn consumer(&self) -> Arc<Source> {
+        self.consumer.clone()
+    }
+
     /// Runs until `shutdown` completes, then drains, commits and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), PipelineError> {
         let Pipeline {
