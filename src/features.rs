@@ -20,7 +20,7 @@
 //!   up, since the verdict usually follows it.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use serde::{Deserialize, Serialize};
 use twox_hash::XxHash64;
@@ -381,7 +381,10 @@ pub struct Featurizer {
     contrast_weight: f32,
 }
 
-type WordTable = HashMap<Box<str>, WordInfo, BuildHasherDefault<WordHasher>>;
+/// The table is fixed when the featurizer is built and only ever looked up, so the flooding
+/// resistance of the default keyed SipHash buys nothing here, while SipHash cost about a tenth
+/// of extraction: FxHash instead.
+type WordTable = HashMap<Box<str>, WordInfo, rustc_hash::FxBuildHasher>;
 
 /// What the spec's word lists say about one word.
 #[derive(Debug, Clone, Copy, Default)]
@@ -391,48 +394,6 @@ struct WordInfo {
     conjunction: bool,
     /// Lexicon polarity: +1, −1, or 0 for a word not in the lexicon.
     polarity: i8,
-}
-
-/// FxHash-style hashing of the word table's keys. The table is fixed when the featurizer is
-/// built and only ever looked up, so the flooding resistance of the default keyed SipHash buys
-/// nothing here, while SipHash cost about a tenth of extraction. The final mix spreads the bits
-/// that the multiply leaves weak over the whole word, as hashbrown uses both ends.
-#[derive(Debug, Clone, Copy, Default)]
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("chunk of 8")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn finish(&self) -> u64 {
-        // murmur3's fmix64.
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
 }
 
 /// A sparse feature vector: sorted, unique bucket indices with their values. Reused across calls.
