@@ -7,16 +7,16 @@
 //! "物流很快，但是客服态度太差了" gives 物流 the score of "物流很快" and 客服 the score of
 //! "但是客服态度太差了"; a clause naming two aspects counts for both.
 
+use aho_corasick::AhoCorasick;
+
 /// The configured lexicon, in aspect order (the order of slots in the windows).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Lexicon {
     aspects: Vec<(String, Vec<String>)>,
-    /// Every keyword with its aspect, sorted by keyword, so the keywords a clause can contain
-    /// at a position are the ones starting with the char there: one run per first char.
-    keywords: Vec<(String, usize)>,
-    /// The distinct first chars of the keywords, sorted, with the end of their run.
-    first_chars: Vec<char>,
-    run_ends: Vec<usize>,
+    /// All keywords of the first [`MAX_INDEXED`] aspects, found in one pass over a clause.
+    matcher: AhoCorasick,
+    /// The aspect of each of the matcher's patterns.
+    pattern_aspect: Vec<usize>,
     /// Aspects with an empty keyword: every clause contains it.
     always: u64,
 }
@@ -26,33 +26,22 @@ const CONTRAST: &[&str] = &["但是", "不过", "可是", "然而", "只是", "�
 
 impl Lexicon {
     pub fn new(aspects: Vec<(String, Vec<String>)>) -> Lexicon {
-        let mut keywords = Vec::new();
-        let mut always = 0;
+        let (mut patterns, mut pattern_aspect, mut always) = (Vec::new(), Vec::new(), 0);
         for (i, (_, words)) in aspects.iter().enumerate().take(MAX_INDEXED) {
             for w in words {
                 if w.is_empty() {
                     always |= 1 << i;
                 } else {
-                    keywords.push((w.clone(), i));
+                    patterns.push(w.as_str());
+                    pattern_aspect.push(i);
                 }
             }
         }
-        keywords.sort();
-        let (mut first_chars, mut run_ends) = (Vec::new(), Vec::new());
-        for (k, (w, _)) in keywords.iter().enumerate() {
-            let c = w.chars().next().expect("keywords are not empty");
-            if first_chars.last() == Some(&c) {
-                *run_ends.last_mut().expect("one end per first char") = k + 1;
-            } else {
-                first_chars.push(c);
-                run_ends.push(k + 1);
-            }
-        }
+        let matcher = AhoCorasick::new(&patterns).expect("a few short keywords build an automaton");
         Lexicon {
             aspects,
-            keywords,
-            first_chars,
-            run_ends,
+            matcher,
+            pattern_aspect,
             always,
         }
     }
@@ -97,20 +86,11 @@ impl Lexicon {
     /// The aspects `clause` contains a keyword of, as a bit set; one pass over the clause
     /// instead of a substring search per keyword.
     fn mentioned(&self, clause: &str) -> u64 {
-        let mut found = self.always;
-        for (at, c) in clause.char_indices() {
-            let Ok(run) = self.first_chars.binary_search(&c) else {
-                continue;
-            };
-            let start = if run == 0 { 0 } else { self.run_ends[run - 1] };
-            let rest = &clause[at..];
-            for (w, i) in &self.keywords[start..self.run_ends[run]] {
-                if rest.starts_with(w.as_str()) {
-                    found |= 1 << i;
-                }
-            }
-        }
-        found
+        self.matcher
+            .find_overlapping_iter(clause)
+            .fold(self.always, |found, m| {
+                found | 1 << self.pattern_aspect[m.pattern().as_usize()]
+            })
     }
 }
 
