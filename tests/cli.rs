@@ -94,25 +94,28 @@ fn score_prints_json_lines_from_args_and_stdin() {
 #[test]
 fn bench_writes_the_events_it_measures_as_valid_json_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.jsonl");
-    let out = manyi()
-        .args([
-            "bench",
-            "--messages",
-            "50",
-            "--text",
-            "long",
-            "--write-events",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let body = std::fs::read_to_string(&path).unwrap();
+    let write_events = |name: &str| -> String {
+        let path = dir.path().join(name);
+        let out = manyi()
+            .args([
+                "bench",
+                "--messages",
+                "50",
+                "--text",
+                "long",
+                "--write-events",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let body = write_events("events.jsonl");
     let limits = manyi::decode::DecodeLimits {
         max_text_chars: 10_000,
         max_message_bytes: 1 << 20,
@@ -126,19 +129,6 @@ fn bench_writes_the_events_it_measures_as_valid_json_lines() {
         assert!((60..=85).contains(&chars), "{chars} chars: {line}");
     }
     // The same seed every time: another pipeline can be timed on the same messages.
-    let again = dir.path().join("again.jsonl");
-    manyi()
-        .args([
-            "bench",
-            "--messages",
-            "50",
-            "--text",
-            "long",
-            "--write-events",
-        ])
-        .arg(&again)
-        .output()
-        .unwrap();
     let strip_ts = |s: &str| -> Vec<serde_json::Value> {
         s.lines()
             .map(|l| {
@@ -148,8 +138,5 @@ fn bench_writes_the_events_it_measures_as_valid_json_lines() {
             })
             .collect()
     };
-    assert_eq!(
-        strip_ts(&body),
-        strip_ts(&std::fs::read_to_string(&again).unwrap())
-    );
+    assert_eq!(strip_ts(&body), strip_ts(&write_events("again.jsonl")));
 }

@@ -24,6 +24,11 @@ use twox_hash::XxHash64;
 
 static SEGMENTER: LazyLock<Segmenter> =
     LazyLock::new(|| Segmenter::new(None).expect("default dictionary"));
+/// The default aspect lexicon, as `manyi run` builds it from a config without `[aspects]`.
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    let cfg = Config::for_brokers("x:9092", &["t"]).validate().unwrap();
+    Lexicon::new(cfg.aspects.clone())
+});
 static MODEL: LazyLock<Model> = LazyLock::new(|| {
     Model::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json"))
         .expect("models/default.json loads")
@@ -36,14 +41,12 @@ fn fixture_path() -> PathBuf {
 /// Everything recorded about one text, as one JSON line. Floats are written by serde_json in
 /// their shortest round-trip form, so parsing them back gives the same bits.
 fn outputs(text: &str) -> Value {
-    let cfg = Config::for_brokers("x:9092", &["t"]).validate().unwrap();
-    let lexicon = Lexicon::new(cfg.aspects.clone());
     let settings = IndexSettings::default();
     let parts = ScoreParts {
         model: &MODEL,
         segmenter: &SEGMENTER,
         settings: &settings,
-        lexicon: &lexicon,
+        lexicon: &LEXICON,
     };
     let payload = serde_json::to_vec(&json!({
         "id": "golden", "ts": 1_764_000_000_000i64, "kind": "review", "text": text,
