@@ -1,24 +1,31 @@
 //! Aspect (driver) detection: which clauses of a text talk about which aspect.
 //!
-//! A text is split into clauses at punctuation (，。！？；、~ and their ASCII forms, line breaks)
-//! and before contrastive conjunctions (但是, 但, 不过, 可是, 然而, 只是). A clause is about an
-//! aspect when it contains one of the aspect's keywords. Each such clause is scored on its own,
-//! and an aspect's per-response value is 100 × the mean P(positive) of its clauses. So
-//! "物流很快，但是客服态度太差了" gives 物流 the score of "物流很快" and 客服 the score of
-//! "但是客服态度太差了"; a clause naming two aspects counts for both.
+//! Works on the text as the model segmented it (see [`crate::model::Model::analyse`]): a clause
+//! is a run of words between punctuation tokens (，。！？；、~ and their ASCII forms, line breaks,
+//! …), and a contrastive conjunction word (但是, 但, 不过, 可是, 然而, 只是) starts a new one. A
+//! clause is about an aspect when its text contains one of the aspect's keywords (ASCII case and
+//! full/half width ignored). Each such clause is scored on its own, and an aspect's per-response
+//! value is 100 × the mean P(positive) of its clauses. So "物流很快，但是客服态度太差了" gives
+//! 物流 the score of "物流很快" and 客服 the score of "但是客服态度太差了"; a clause naming two
+//! aspects counts for both. Conjunctions are matched as words, so the 但 inside 不但 does not
+//! split a clause.
 
-use aho_corasick::AhoCorasick;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+
+use crate::features::{normalise_text, TextNorm};
 
 /// The configured lexicon, in aspect order (the order of slots in the windows).
 #[derive(Debug, Clone)]
 pub struct Lexicon {
     aspects: Vec<(String, Vec<String>)>,
-    /// All keywords of the first [`MAX_INDEXED`] aspects, found in one pass over a clause.
+    /// All keywords (as written and width-folded), found in one pass over a clause.
     matcher: AhoCorasick,
     /// The aspect of each of the matcher's patterns.
     pattern_aspect: Vec<usize>,
     /// Aspects with an empty keyword: every clause contains it.
-    always: u64,
+    always: Vec<usize>,
 }
 
 /// Conjunctions that start a new clause: the sentiment after them usually differs.
@@ -26,18 +33,29 @@ const CONTRAST: &[&str] = &["但是", "不过", "可是", "然而", "只是", "�
 
 impl Lexicon {
     pub fn new(aspects: Vec<(String, Vec<String>)>) -> Lexicon {
-        let (mut patterns, mut pattern_aspect, mut always) = (Vec::new(), Vec::new(), 0);
-        for (i, (_, words)) in aspects.iter().enumerate().take(MAX_INDEXED) {
+        let (mut patterns, mut pattern_aspect, mut always) = (Vec::new(), Vec::new(), Vec::new());
+        let mut folded = String::new();
+        for (i, (_, words)) in aspects.iter().enumerate() {
             for w in words {
                 if w.is_empty() {
-                    always |= 1 << i;
-                } else {
-                    patterns.push(w.as_str());
+                    always.push(i);
+                    continue;
+                }
+                patterns.push(w.clone());
+                pattern_aspect.push(i);
+                // The model's text is width-folded: ＡＰＰ in the config finds app in the text.
+                normalise_text(TextNorm::FoldWidthLowercase, w, &mut folded);
+                if folded != *w {
+                    patterns.push(folded.clone());
                     pattern_aspect.push(i);
                 }
             }
         }
-        let matcher = AhoCorasick::new(&patterns).expect("a few short keywords build an automaton");
+        always.dedup();
+        let matcher = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .expect("a few short keywords build an automaton");
         Lexicon {
             aspects,
             matcher,
@@ -58,44 +76,75 @@ impl Lexicon {
         self.aspects.iter().map(|(n, _)| n.as_str())
     }
 
-    /// Calls `f(aspect index, clause)` for every clause of `text` that mentions an aspect, in
-    /// clause order, then aspect order.
-    pub fn for_each_mention<'t>(&self, text: &'t str, mut f: impl FnMut(usize, &'t str)) {
+    /// Calls `f(aspect index, clause)` for every clause of a segmented text that mentions an
+    /// aspect, in clause order, then aspect order; a clause is a range of `words`, which are
+    /// slices of `text`.
+    pub fn for_each_mention(
+        &self,
+        text: &str,
+        words: &[&str],
+        mut f: impl FnMut(usize, Range<usize>),
+    ) {
         if self.aspects.is_empty() {
             return;
         }
-        if self.aspects.len() > MAX_INDEXED {
-            for clause in clauses(text) {
-                for (i, (_, words)) in self.aspects.iter().enumerate() {
-                    if words.iter().any(|w| clause.contains(w.as_str())) {
-                        f(i, clause);
-                    }
+        let mut found = Vec::new();
+        for clause in clause_spans(text, words) {
+            let clause_text = span_text(text, &words[clause.clone()]);
+            if self.aspects.len() <= 64 {
+                // One bit per aspect: no allocation, and the bits come out in aspect order.
+                let mut bits = self.always.iter().fold(0u64, |b, &a| b | 1 << a);
+                for m in self.matcher.find_overlapping_iter(clause_text.as_ref()) {
+                    bits |= 1 << self.pattern_aspect[m.pattern().as_usize()];
+                }
+                while bits != 0 {
+                    f(bits.trailing_zeros() as usize, clause.clone());
+                    bits &= bits - 1;
+                }
+            } else {
+                found.clear();
+                found.extend_from_slice(&self.always);
+                found.extend(
+                    self.matcher
+                        .find_overlapping_iter(clause_text.as_ref())
+                        .map(|m| self.pattern_aspect[m.pattern().as_usize()]),
+                );
+                found.sort_unstable();
+                found.dedup();
+                for &a in &found {
+                    f(a, clause.clone());
                 }
             }
-            return;
         }
-        for clause in clauses(text) {
-            let mut found = self.mentioned(clause);
-            while found != 0 {
-                f(found.trailing_zeros() as usize, clause);
-                found &= found - 1;
-            }
-        }
-    }
-
-    /// The aspects `clause` contains a keyword of, as a bit set; one pass over the clause
-    /// instead of a substring search per keyword.
-    fn mentioned(&self, clause: &str) -> u64 {
-        self.matcher
-            .find_overlapping_iter(clause)
-            .fold(self.always, |found, m| {
-                found | 1 << self.pattern_aspect[m.pattern().as_usize()]
-            })
     }
 }
 
-/// Aspects beyond this many are matched keyword by keyword (the bit set has 64 bits).
-const MAX_INDEXED: usize = 64;
+/// Byte range of `word` in `text`, when it is a slice of it (as the segmenter returns words).
+fn range_in(text: &str, word: &str) -> Option<Range<usize>> {
+    let start = (word.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start + word.len();
+    (end <= text.len()).then_some(start..end)
+}
+
+/// The text `words` cover in `text`, when they are slices of it; otherwise the words joined.
+fn span_text<'t>(text: &'t str, words: &[&str]) -> std::borrow::Cow<'t, str> {
+    let (Some(first), Some(last)) = (words.first(), words.last()) else {
+        return "".into();
+    };
+    match (range_in(text, first), range_in(text, last)) {
+        (Some(a), Some(b)) if a.start <= b.end => text[a.start..b.end].into(),
+        _ => words.concat().into(),
+    }
+}
+
+/// True if the text between two consecutive words holds a break (the segmenter drops whitespace
+/// tokens, line breaks included).
+fn break_between(text: &str, before: &str, after: &str) -> bool {
+    match (range_in(text, before), range_in(text, after)) {
+        (Some(a), Some(b)) if a.end <= b.start => text[a.end..b.start].contains(is_break),
+        _ => false,
+    }
+}
 
 fn is_break(c: char) -> bool {
     matches!(
@@ -118,45 +167,52 @@ fn is_break(c: char) -> bool {
     )
 }
 
-/// Splits at punctuation and before contrastive conjunctions; empty clauses are skipped.
-pub fn clauses(text: &str) -> impl Iterator<Item = &str> {
-    text.split(is_break)
-        .flat_map(split_contrast)
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-}
-
-/// The parts of `clause` before each contrastive conjunction that does not start it, then the
-/// rest.
-fn split_contrast(clause: &str) -> impl Iterator<Item = &str> {
+/// The clauses of a segmented text as ranges of `words` (slices of `text`): split at punctuation
+/// tokens and line breaks and before a contrastive conjunction that does not start a clause;
+/// empty clauses are skipped.
+pub fn clause_spans<'w>(
+    text: &'w str,
+    words: &'w [&str],
+) -> impl Iterator<Item = Range<usize>> + 'w {
     let mut start = 0;
-    let mut i = 0;
-    let mut done = false;
+    let mut k = 0;
     std::iter::from_fn(move || {
-        while i < clause.len() {
-            let rest = &clause[i..];
-            if i > start {
-                if let Some(c) = CONTRAST.iter().find(|c| rest.starts_with(*c)) {
-                    let part = &clause[start..i];
-                    start = i;
-                    i += c.len();
-                    return Some(part);
-                }
+        while k < words.len() {
+            let w = words[k];
+            let at = k;
+            k += 1;
+            if at > start && break_between(text, words[at - 1], w) {
+                let clause = start..at;
+                start = at;
+                k = at;
+                return Some(clause);
             }
-            i += rest.chars().next().map_or(1, char::len_utf8);
+            if w.chars().all(is_break) {
+                let clause = start..at;
+                start = k;
+                if !clause.is_empty() {
+                    return Some(clause);
+                }
+            } else if at > start && CONTRAST.contains(&w) {
+                let clause = start..at;
+                start = at;
+                return Some(clause);
+            }
         }
-        if done {
-            None
-        } else {
-            done = true;
-            Some(&clause[start..])
-        }
+        let clause = start..words.len();
+        start = words.len();
+        (!clause.is_empty()).then_some(clause)
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::LazyLock;
+
     use super::*;
+    use crate::segment::Segmenter;
+
+    static SEGMENTER: LazyLock<Segmenter> = LazyLock::new(|| Segmenter::new(None).unwrap());
 
     fn lexicon() -> Lexicon {
         Lexicon::new(vec![
@@ -165,52 +221,92 @@ mod tests {
         ])
     }
 
+    /// (aspect, clause text) for each mention in `text`, segmented as the model does.
+    fn mentions(lex: &Lexicon, text: &str) -> Vec<(usize, String)> {
+        let mut norm = String::new();
+        normalise_text(TextNorm::FoldWidthLowercase, text, &mut norm);
+        let mut words = Vec::new();
+        SEGMENTER.cut(&norm, &mut words);
+        let mut got = Vec::new();
+        lex.for_each_mention(&norm, &words, |a, c| {
+            got.push((a, span_text(&norm, &words[c]).into_owned()))
+        });
+        got
+    }
+
+    fn pairs(v: &[(usize, &str)]) -> Vec<(usize, String)> {
+        v.iter().map(|&(a, c)| (a, c.to_string())).collect()
+    }
+
     #[test]
     fn contrast_splits_a_two_aspect_sentence() {
-        let mut got = Vec::new();
-        lexicon().for_each_mention("物流很快但是客服态度太差了", |a, c| {
-            got.push((a, c))
-        });
-        assert_eq!(got, [(0, "物流很快"), (1, "但是客服态度太差了")]);
+        assert_eq!(
+            mentions(&lexicon(), "物流很快但是客服态度太差了"),
+            pairs(&[(0, "物流很快"), (1, "但是客服态度太差了")])
+        );
+        assert_eq!(
+            mentions(&lexicon(), "物流很快，但是客服态度太差了"),
+            pairs(&[(0, "物流很快"), (1, "但是客服态度太差了")])
+        );
     }
 
     #[test]
     fn punctuation_splits_and_one_clause_can_name_two_aspects() {
-        let mut got = Vec::new();
-        lexicon().for_each_mention("包装不错。快递和客服都很好！", |a, c| {
-            got.push((a, c))
-        });
-        assert_eq!(got, [(0, "快递和客服都很好"), (1, "快递和客服都很好")]);
+        assert_eq!(
+            mentions(&lexicon(), "包装不错。快递和客服都很好！"),
+            pairs(&[(0, "快递和客服都很好"), (1, "快递和客服都很好")])
+        );
     }
 
-    /// The reference: a substring search per keyword, as `mentioned` replaces.
+    #[test]
+    fn a_conjunction_inside_a_word_does_not_split() {
+        // 不但 is one word: its 但 is not the conjunction 但.
+        assert_eq!(
+            mentions(&lexicon(), "客服不但态度好而且物流快"),
+            pairs(&[
+                (0, "客服不但态度好而且物流快"),
+                (1, "客服不但态度好而且物流快")
+            ])
+        );
+    }
+
+    #[test]
+    fn keywords_ignore_width_and_ascii_case() {
+        let lex = Lexicon::new(vec![("app".into(), vec!["ＡＰＰ".into()])]);
+        assert_eq!(
+            mentions(&lex, "这个App太卡了"),
+            pairs(&[(0, "这个app太卡了")])
+        );
+        assert_eq!(mentions(&lex, "ＡＰＰ很好用").len(), 1);
+    }
+
+    /// The reference: a substring search per keyword in each clause's text.
     fn mentions_by_search(lex: &Lexicon, text: &str) -> Vec<(usize, String)> {
+        let mut norm = String::new();
+        normalise_text(TextNorm::FoldWidthLowercase, text, &mut norm);
+        let mut words = Vec::new();
+        SEGMENTER.cut(&norm, &mut words);
         let mut got = Vec::new();
-        for clause in clauses(text) {
-            for (i, (_, words)) in lex.aspects.iter().enumerate() {
-                if words.iter().any(|w| clause.contains(w.as_str())) {
-                    got.push((i, clause.to_string()));
+        for clause in clause_spans(&norm, &words) {
+            let clause = span_text(&norm, &words[clause]).to_lowercase();
+            for (i, (_, keywords)) in lex.aspects.iter().enumerate() {
+                if keywords.iter().any(|w| clause.contains(&w.to_lowercase())) {
+                    got.push((i, clause.clone()));
                 }
             }
         }
         got
     }
 
-    fn mentions(lex: &Lexicon, text: &str) -> Vec<(usize, String)> {
-        let mut got = Vec::new();
-        lex.for_each_mention(text, |a, c| got.push((a, c.to_string())));
-        got
-    }
-
     proptest::proptest! {
         #[test]
-        fn keyword_index_finds_what_substring_search_finds(
-            text in "[物流快递客服态度好差不过但是，。!a-c ]{0,30}"
+        fn keyword_automaton_finds_what_substring_search_finds(
+            text in "[物流快递客服态度好差不过但是，。!a-cA-C ]{0,30}"
         ) {
             let lex = Lexicon::new(vec![
                 ("物流".into(), vec!["物流".into(), "快递".into(), "递".into()]),
                 ("客服".into(), vec!["客服".into(), "态度".into(), "快递".into()]),
-                ("其他".into(), vec!["ab".into(), "a".into(), "好差".into()]),
+                ("其他".into(), vec!["ab".into(), "A".into(), "好差".into()]),
                 ("全部".into(), vec!["".into()]),
             ]);
             proptest::prop_assert_eq!(mentions(&lex, &text), mentions_by_search(&lex, &text));
@@ -218,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn more_aspects_than_the_index_holds_are_still_found() {
+    fn more_aspects_than_the_bit_set_holds_are_still_found() {
         let lex = Lexicon::new(
             (0..70)
                 .map(|i| (format!("a{i}"), vec![format!("词{i}号")]))
@@ -231,7 +327,19 @@ mod tests {
 
     #[test]
     fn clauses_skip_empty_parts() {
-        let got: Vec<_> = clauses("，，好！！ 不过  ").collect();
-        assert_eq!(got, ["好", "不过"]);
+        let words = ["，", "，", "好", "！", "！", "不过"];
+        let got: Vec<_> = clause_spans("", &words).collect();
+        assert_eq!(got, [2..3, 5..6]);
+        assert_eq!(clause_spans("", &[]).count(), 0);
+        let got: Vec<Range<usize>> = clause_spans("", &["但是", "好"]).collect();
+        assert_eq!(got, vec![0..2]);
+    }
+
+    #[test]
+    fn line_breaks_split_although_the_segmenter_drops_them() {
+        assert_eq!(
+            mentions(&lexicon(), "态度\n还行\r\n物流慢"),
+            pairs(&[(1, "态度"), (0, "物流慢")])
+        );
     }
 }

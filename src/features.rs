@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hasher;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use twox_hash::XxHash64;
@@ -415,6 +416,17 @@ pub struct SparseVec {
     /// Per char of the clause: inside a negation scope (or a cue).
     char_neg: Vec<bool>,
     lex: [f32; LEX_KEYS.len()],
+    /// Each non-empty clause of the last [`Featurizer::extract`]: its words and its part of `raw`
+    /// and of `lex`, so [`Featurizer::extract_span`] can reuse them.
+    clauses: Vec<ClauseFeatures>,
+}
+
+/// Where one clause's features are in a [`SparseVec`]'s raw list.
+#[derive(Debug, Clone)]
+struct ClauseFeatures {
+    words: Range<usize>,
+    raw: Range<usize>,
+    lex: [f32; LEX_KEYS.len()],
 }
 
 impl SparseVec {
@@ -641,9 +653,8 @@ impl Featurizer {
 
     /// Features of already segmented (and normalised) words into `out` (cleared first).
     pub fn extract(&self, words: &[&str], out: &mut SparseVec) {
-        out.indices.clear();
-        out.values.clear();
         out.raw.clear();
+        out.clauses.clear();
         out.lex = [0.0; LEX_KEYS.len()];
         let max_scope = match &self.spec.negation {
             Negation::Off => 0,
@@ -666,33 +677,88 @@ impl Featurizer {
                 .position(|w| is_boundary_token(w))
                 .map_or(words.len(), |p| start + p);
             let split = pivot.clamp(start, end);
-            // A clause holding the conjunction is featurised in two parts only for weights;
-            // n-grams run over the whole clause with the weight of where they start.
-            self.clause(&words[start..end], split - start, max_scope, out);
+            if start < end {
+                let (raw_start, lex_before) = (out.raw.len(), out.lex);
+                // A clause holding the conjunction is featurised in two parts only for weights;
+                // n-grams run over the whole clause with the weight of where they start.
+                self.clause(&words[start..end], split - start, max_scope, out);
+                let mut lex = out.lex;
+                lex.iter_mut().zip(lex_before).for_each(|(l, b)| *l -= b);
+                out.clauses.push(ClauseFeatures {
+                    words: start..end,
+                    raw: raw_start..out.raw.len(),
+                    lex,
+                });
+            }
             start = end + 1;
         }
+        let lex = out.lex;
+        self.finish(&lex, out);
+    }
+
+    /// Features of `words[span]` into `out`, as [`Featurizer::extract`] would give them, where
+    /// `whole` holds the features of all of `words`. A span made of whole clauses (boundary
+    /// tokens at its ends aside) reuses their hashed features instead of extracting them again.
+    pub fn extract_span(
+        &self,
+        words: &[&str],
+        whole: &SparseVec,
+        span: Range<usize>,
+        out: &mut SparseVec,
+    ) {
+        let mut span = span;
+        while span.start < span.end && is_boundary_token(words[span.start]) {
+            span.start += 1;
+        }
+        while span.start < span.end && is_boundary_token(words[span.end - 1]) {
+            span.end -= 1;
+        }
+        // Clause features can be reused when every weight is 1: with contrast weights, the pivot
+        // of the span alone may differ from that of the whole text.
+        let first = whole
+            .clauses
+            .iter()
+            .position(|c| c.words.start == span.start);
+        let last = whole.clauses.iter().position(|c| c.words.end == span.end);
+        match (first, last) {
+            (Some(first), Some(last)) if first <= last && self.contrast_weight == 1.0 => {
+                let mut lex = [0.0; LEX_KEYS.len()];
+                for c in &whole.clauses[first..=last] {
+                    lex.iter_mut().zip(c.lex).for_each(|(l, v)| *l += v);
+                }
+                out.raw.clear();
+                out.raw.extend_from_slice(
+                    &whole.raw[whole.clauses[first].raw.start..whole.clauses[last].raw.end],
+                );
+                out.clauses.clear();
+                self.finish(&lex, out);
+            }
+            _ => self.extract(&words[span], out),
+        }
+    }
+
+    /// Merges `out.raw` into `out.indices` / `out.values`: duplicate buckets summed, rows
+    /// normalised, then the lexicon block `lex` normalised on its own, scaled and merged in.
+    fn finish(&self, lex: &[f32; LEX_KEYS.len()], out: &mut SparseVec) {
+        out.indices.clear();
+        out.values.clear();
+        let raw_part = &mut out.raw[..];
         if self.contrast_weight == 1.0 {
             // Every weight is 1, so a bucket's value is its count (exact in f32, in any order of
             // summing): sorting the bare indices is enough.
             out.sorted.clear();
-            out.sorted.extend(out.raw.iter().map(|&(i, _)| i));
+            out.sorted.extend(raw_part.iter().map(|&(i, _)| i));
             out.sorted.sort_unstable();
             for run in out.sorted.chunk_by(|a, b| a == b) {
                 out.indices.push(run[0]);
                 out.values.push(run.len() as f32);
             }
         } else {
-            out.raw.sort_unstable_by_key(|&(i, _)| i);
-            let mut i = 0;
-            while i < out.raw.len() {
-                let idx = out.raw[i].0;
-                let mut sum = 0.0;
-                while i < out.raw.len() && out.raw[i].0 == idx {
-                    sum += out.raw[i].1;
-                    i += 1;
-                }
-                out.indices.push(idx);
-                out.values.push(sum);
+            raw_part.sort_unstable_by_key(|&(i, _)| i);
+            for run in raw_part.chunk_by(|a, b| a.0 == b.0) {
+                out.indices.push(run[0].0);
+                out.values
+                    .push(run.iter().fold(0.0, |sum, &(_, v)| sum + v));
             }
         }
         if self.spec.row_norm == RowNorm::L2 {
@@ -702,10 +768,9 @@ impl Featurizer {
             }
         }
         // The lexicon block: normalised on its own, then scaled, then merged in.
-        let lex_norm = out.lex.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let lex_norm = lex.iter().map(|v| v * v).sum::<f32>().sqrt();
         if lex_norm > 0.0 && self.lex_scale > 0.0 {
-            for k in 0..LEX_KEYS.len() {
-                let v = out.lex[k];
+            for (k, &v) in lex.iter().enumerate() {
                 if v == 0.0 {
                     continue;
                 }
@@ -1022,6 +1087,43 @@ mod tests {
         };
         assert!((get(&["物流"]) / get(&["质量"]) - 2.0).abs() < 1e-5);
         assert!(lex(&f, &v, "-") > lex(&f, &v, "+"));
+    }
+
+    fn bits(v: &SparseVec) -> Vec<(u32, u32)> {
+        v.iter().map(|(i, x)| (i, x.to_bits())).collect()
+    }
+
+    proptest::proptest! {
+        /// A span scored from the whole text's clause features is bit for bit what extracting
+        /// the span's words alone gives, with unit weights (reused) and contrast weights
+        /// (extracted again).
+        #[test]
+        fn span_features_equal_the_span_extracted_alone(
+            words in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "质量", "好", "不", "很", "慢", "，", "。", "但是", "物流", "没有", "问题",
+                    "（", "差", "满意", "不慢",
+                ]),
+                0..14,
+            ),
+            a in 0usize..15,
+            b in 0usize..15,
+            weight in proptest::sample::select(vec![1.0f32, 2.0]),
+        ) {
+            let f = Featurizer::new(FeatureSpec {
+                contrast: Contrast::Weight { conjunctions: strings(DEFAULT_CONTRAST), weight },
+                ..FeatureSpec::default()
+            })
+            .unwrap();
+            let (a, b) = (a.min(words.len()), b.min(words.len()));
+            let span = a.min(b)..a.max(b);
+            let (mut whole, mut got, mut want) =
+                (SparseVec::default(), SparseVec::default(), SparseVec::default());
+            f.extract(&words, &mut whole);
+            f.extract_span(&words, &whole, span.clone(), &mut got);
+            f.extract(&words[span], &mut want);
+            proptest::prop_assert_eq!(bits(&got), bits(&want));
+        }
     }
 
     #[test]

@@ -27,39 +27,48 @@ pub struct ScoreParts<'a> {
     pub lexicon: &'a Lexicon,
 }
 
-/// Scores `fb` into `out` (reusing its buffers).
+/// Scores `fb` into `out` (reusing its buffers). The text is segmented and featurised once; each
+/// aspect clause is scored from its own words of that segmentation.
 pub fn score(fb: &Feedback, parts: &ScoreParts<'_>, out: &mut Scored) {
     out.aspects.clear();
     out.aspect_labels.clear();
-    out.p_positive = fb
-        .text
-        .as_deref()
-        .map(|t| parts.model.p_positive(parts.segmenter, t));
-    out.values = response_values(fb, out.p_positive, parts.settings);
     let Some(text) = fb.text.as_deref() else {
+        out.p_positive = None;
+        out.values = response_values(fb, None, parts.settings);
         return;
     };
+    if text.trim().is_empty() {
+        out.p_positive = Some(0.5);
+        out.values = response_values(fb, out.p_positive, parts.settings);
+        return;
+    }
     // (aspect, sum of p, clauses); few aspects per text, so a linear scan beats a map.
     let mut acc: [(usize, f64, u32); 16] = [(usize::MAX, 0.0, 0); 16];
     let mut n = 0;
-    // A clause naming two aspects, or a text that is a single clause, is scored only once.
-    let whole = out.p_positive.unwrap_or(0.5);
-    let mut last: Option<(*const u8, usize, f64)> = None;
-    parts.lexicon.for_each_mention(text, |aspect, clause| {
-        let p = match last {
-            Some((ptr, len, p)) if ptr == clause.as_ptr() && len == clause.len() => p,
-            _ if clause.len() == text.len() => whole,
-            _ => parts.model.p_positive(parts.segmenter, clause),
-        };
-        last = Some((clause.as_ptr(), clause.len(), p));
-        if let Some(e) = acc[..n].iter_mut().find(|(a, _, _)| *a == aspect) {
-            e.1 += p;
-            e.2 += 1;
-        } else if n < acc.len() {
-            acc[n] = (aspect, p, 1);
-            n += 1;
-        }
+    let p_text = parts.model.analyse(parts.segmenter, text, |a| {
+        let mut scorer = a.scorer;
+        // A clause naming two aspects is scored only once.
+        let mut last: Option<(std::ops::Range<usize>, f64)> = None;
+        parts
+            .lexicon
+            .for_each_mention(a.text, a.words, |aspect, clause| {
+                let p = match &last {
+                    Some((span, p)) if *span == clause => *p,
+                    _ => scorer.p_span(clause.clone()),
+                };
+                last = Some((clause, p));
+                if let Some(e) = acc[..n].iter_mut().find(|(a, _, _)| *a == aspect) {
+                    e.1 += p;
+                    e.2 += 1;
+                } else if n < acc.len() {
+                    acc[n] = (aspect, p, 1);
+                    n += 1;
+                }
+            });
+        scorer.p_text()
     });
+    out.p_positive = Some(p_text);
+    out.values = response_values(fb, out.p_positive, parts.settings);
     for &(aspect, sum, count) in &acc[..n] {
         let p = sum / count as f64;
         out.aspects.push((aspect, 100.0 * p));

@@ -196,6 +196,43 @@ struct Scratch {
     text: String,
     words: Vec<&'static str>,
     features: SparseVec,
+    span: SparseVec,
+}
+
+/// A text normalised, segmented and featurised once: its P(positive), and that of any run of its
+/// words scored on its own, without segmenting or hashing again. See [`Model::analyse`].
+pub struct Analysis<'a> {
+    /// The normalised text the words are slices of.
+    pub text: &'a str,
+    pub words: &'a [&'a str],
+    pub scorer: SpanScorer<'a>,
+}
+
+/// Scores a text and runs of its words; part of an [`Analysis`].
+pub struct SpanScorer<'a> {
+    model: &'a Model,
+    words: &'a [&'a str],
+    whole: &'a SparseVec,
+    span: &'a mut SparseVec,
+}
+
+impl SpanScorer<'_> {
+    /// Calibrated P(positive) of the whole text (0.5 when it has no features).
+    pub fn p_text(&self) -> f64 {
+        self.model.p_or_neutral(self.whole)
+    }
+
+    /// Calibrated P(positive) of `words[span]` as if it were the whole text: the same value
+    /// [`Model::p_positive`] gives for those words.
+    pub fn p_span(&mut self, span: std::ops::Range<usize>) -> f64 {
+        if span == (0..self.words.len()) {
+            return self.p_text();
+        }
+        self.model
+            .featurizer
+            .extract_span(self.words, self.whole, span, self.span);
+        self.model.p_or_neutral(self.span)
+    }
 }
 
 thread_local! {
@@ -435,27 +472,49 @@ impl Model {
         self.calibration.apply(self.margin(features))
     }
 
+    fn p_or_neutral(&self, features: &SparseVec) -> f64 {
+        if features.is_empty() {
+            0.5
+        } else {
+            self.p_from_features(features)
+        }
+    }
+
     /// Calibrated P(positive) in [0, 1] for `text`. Empty or whitespace-only text returns 0.5.
     pub fn p_positive(&self, segmenter: &Segmenter, text: &str) -> f64 {
         if text.trim().is_empty() {
             return 0.5;
         }
+        self.analyse(segmenter, text, |a| a.scorer.p_text())
+    }
+
+    /// Normalises, segments and featurises `text` once (in per-thread buffers) and hands the
+    /// result to `f`, which can score the text and runs of its words.
+    pub fn analyse<R>(
+        &self,
+        segmenter: &Segmenter,
+        text: &str,
+        f: impl FnOnce(Analysis<'_>) -> R,
+    ) -> R {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
             let s = &mut *guard;
-            featurize(
-                &self.featurizer,
-                segmenter,
-                text,
-                &mut s.text,
-                &mut s.words,
-                &mut s.features,
-            );
-            if s.features.is_empty() {
-                0.5
-            } else {
-                self.p_from_features(&s.features)
-            }
+            normalise_text(self.featurizer.spec().text, text, &mut s.text);
+            let mut words: Vec<&str> = recycle(std::mem::take(&mut s.words));
+            segmenter.cut(&s.text, &mut words);
+            self.featurizer.extract(&words, &mut s.features);
+            let r = f(Analysis {
+                text: &s.text,
+                words: &words,
+                scorer: SpanScorer {
+                    model: self,
+                    words: &words,
+                    whole: &s.features,
+                    span: &mut s.span,
+                },
+            });
+            s.words = recycle(words);
+            r
         })
     }
 }
