@@ -51,6 +51,15 @@ pub struct Report {
     pub mean_text_chars: f64,
     pub seconds: f64,
     pub msgs_per_sec: f64,
+    /// Steady production rate asked for with `--rate` (null: bursts with the consumer paused).
+    pub rate: Option<u32>,
+    /// CPU time of the whole process (all threads) during the timed span, and that divided by
+    /// the span: how many cores the pipeline kept busy.
+    pub cpu_seconds: f64,
+    pub cores_used: f64,
+    /// Messages per second of CPU time: throughput per core actually used (null when the span
+    /// was too short for the 10 ms resolution of the CPU clock).
+    pub msgs_per_cpu_sec: Option<f64>,
     pub mb_per_sec: f64,
     /// Received → applied, from the `manyi_processing_seconds` histogram (bucket-interpolated).
     pub p50_latency_ms: f64,
@@ -205,51 +214,24 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     }
     producer.flush(Duration::from_secs(60))?;
     wait_consumed(&metrics, warmup.len() as u64, 0).await?;
-    let mut sample = Vec::new();
-    let (mut produced, mut bytes, mut chars) = (0u64, 0u64, 0u64);
-    let mut consuming = Duration::ZERO;
     let latency_before = histogram(&metrics);
     let start_consumed = metrics.consumed();
-    while produced < args.messages {
-        // Produce one chunk while the pipeline's consumer is paused.
-        let assignment = consumer.assignment()?;
-        consumer.pause(&assignment)?;
-        let mut chunk_bytes = 0;
-        let ts = now_ms();
-        while produced < args.messages && chunk_bytes < CHUNK_BYTES {
-            let payload = source.next_event(ts);
-            if sample.len() < 2000 {
-                sample.push(payload.clone());
-            }
-            chunk_bytes += payload.len();
-            let key = produced.to_le_bytes();
-            let mut record = BaseRecord::to(TOPIC).key(&key[..]).payload(&payload);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, r)) => {
-                        record = r;
-                        producer.poll(Duration::from_millis(5));
-                    }
-                }
-            }
-            produced += 1;
-        }
-        producer.flush(Duration::from_secs(60))?;
-        bytes += chunk_bytes as u64;
-        let before = metrics.consumed();
-        consumer.resume(&assignment)?;
-        wait_consumed(&metrics, before + 1, start_consumed).await?;
-        let t0 = Instant::now();
-        wait_consumed(&metrics, start_consumed + produced, start_consumed).await?;
-        consuming += t0.elapsed();
-        if !args.json {
-            eprint!("\rbench: {produced}/{} messages", args.messages);
-        }
-    }
+    let timed = match args.rate {
+        None => bursts(args, &producer, &consumer, &metrics, &mut source).await?,
+        Some(rate) => paced(args, rate, &brokers, &metrics, source).await?,
+    };
     if !args.json {
         eprintln!();
     }
+    let Timed {
+        produced,
+        bytes,
+        sample,
+        seconds,
+        cpu_seconds,
+    } = timed;
+    debug_assert_eq!(metrics.consumed(), start_consumed + produced);
+    let mut chars = 0u64;
     for p in &sample {
         if let Ok(fb) = decode(p, None, &DecodeLimits::default()) {
             chars += fb.text.map_or(0, |t| t.chars().count() as u64);
@@ -258,7 +240,6 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let _ = stop_tx.send(());
     let _ = running.await;
 
-    let seconds = consuming.as_secs_f64();
     let (p50, p99) = latency_quantiles(&latency_before, &histogram(&metrics));
     Ok(Report {
         messages: produced,
@@ -267,6 +248,10 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         mean_text_chars: chars as f64 / sample.len().max(1) as f64,
         seconds,
         msgs_per_sec: produced as f64 / seconds,
+        rate: args.rate,
+        cpu_seconds,
+        cores_used: cpu_seconds / seconds,
+        msgs_per_cpu_sec: (cpu_seconds > 0.0).then(|| produced as f64 / cpu_seconds),
         mb_per_sec: bytes as f64 / seconds / 1e6,
         p50_latency_ms: p50 * 1000.0,
         p99_latency_ms: p99 * 1000.0,
@@ -278,6 +263,165 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
             "mock".into()
         },
     })
+}
+
+/// What a run measured: messages and bytes produced, a sample of the payloads, and the timed
+/// span's wall-clock and CPU seconds.
+struct Timed {
+    produced: u64,
+    bytes: u64,
+    sample: Vec<Vec<u8>>,
+    seconds: f64,
+    cpu_seconds: f64,
+}
+
+/// Keeps the first payloads, for the text-length and stage-share measurements.
+fn keep_sample(sample: &mut Vec<Vec<u8>>, payload: &[u8]) {
+    if sample.len() < 2000 {
+        sample.push(payload.to_vec());
+    }
+}
+
+/// Produces `producer.send` until it is accepted, polling for delivery reports meanwhile.
+fn send_retrying(producer: &BaseProducer, key: u64, payload: &[u8]) {
+    let key = key.to_le_bytes();
+    let mut record = BaseRecord::to(TOPIC).key(&key[..]).payload(payload);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((_, r)) => {
+                record = r;
+                producer.poll(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// Chunks produced while the consumer is paused; only the consuming is timed.
+async fn bursts(
+    args: &BenchArgs,
+    producer: &BaseProducer,
+    consumer: &crate::source::Source,
+    metrics: &crate::metrics::Metrics,
+    source: &mut EventSource,
+) -> Result<Timed, BenchError> {
+    let mut t = Timed {
+        produced: 0,
+        bytes: 0,
+        sample: Vec::new(),
+        seconds: 0.0,
+        cpu_seconds: 0.0,
+    };
+    let start_consumed = metrics.consumed();
+    while t.produced < args.messages {
+        // Produce one chunk while the pipeline's consumer is paused.
+        let assignment = consumer.assignment()?;
+        consumer.pause(&assignment)?;
+        let mut chunk_bytes = 0;
+        let ts = now_ms();
+        while t.produced < args.messages && chunk_bytes < CHUNK_BYTES {
+            let payload = source.next_event(ts);
+            keep_sample(&mut t.sample, &payload);
+            chunk_bytes += payload.len();
+            send_retrying(producer, t.produced, &payload);
+            t.produced += 1;
+        }
+        producer.flush(Duration::from_secs(60))?;
+        t.bytes += chunk_bytes as u64;
+        let before = metrics.consumed();
+        consumer.resume(&assignment)?;
+        wait_consumed(metrics, before + 1, start_consumed).await?;
+        let (t0, cpu0) = (Instant::now(), process_cpu_seconds());
+        wait_consumed(metrics, start_consumed + t.produced, start_consumed).await?;
+        t.seconds += t0.elapsed().as_secs_f64();
+        t.cpu_seconds += process_cpu_seconds() - cpu0;
+        if !args.json {
+            eprint!("\rbench: {}/{} messages", t.produced, args.messages);
+        }
+    }
+    Ok(t)
+}
+
+/// A producer thread sends `rate` events per second while the pipeline consumes; timed from the
+/// first event produced to the last one applied. The mock cluster's 5 MiB per partition is no
+/// limit as long as the pipeline keeps up.
+async fn paced(
+    args: &BenchArgs,
+    rate: u32,
+    brokers: &str,
+    metrics: &crate::metrics::Metrics,
+    mut source: EventSource,
+) -> Result<Timed, BenchError> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "1")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let messages = args.messages;
+    let start_consumed = metrics.consumed();
+    let (t0, cpu0) = (Instant::now(), process_cpu_seconds());
+    let producing = std::thread::spawn(move || -> Result<Timed, BenchError> {
+        let mut t = Timed {
+            produced: 0,
+            bytes: 0,
+            sample: Vec::new(),
+            seconds: 0.0,
+            cpu_seconds: 0.0,
+        };
+        let start = Instant::now();
+        while t.produced < messages {
+            // Every event due by now, then a short sleep: the rate holds to within a millisecond.
+            let due = ((start.elapsed().as_secs_f64() * f64::from(rate)) as u64 + 1).min(messages);
+            let ts = now_ms();
+            while t.produced < due {
+                let payload = source.next_event(ts);
+                keep_sample(&mut t.sample, &payload);
+                t.bytes += payload.len() as u64;
+                send_retrying(&producer, t.produced, &payload);
+                t.produced += 1;
+            }
+            producer.poll(Duration::ZERO);
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        producer.flush(Duration::from_secs(60))?;
+        Ok(t)
+    });
+    let mut last_report = Instant::now();
+    while !producing.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if !args.json && last_report.elapsed() > Duration::from_millis(500) {
+            let done = metrics.consumed() - start_consumed;
+            eprint!("\rbench: {done}/{messages} messages");
+            last_report = Instant::now();
+        }
+    }
+    let mut t = producing
+        .join()
+        .expect("the producer thread does not panic")?;
+    wait_consumed(metrics, start_consumed + t.produced, start_consumed).await?;
+    t.seconds = t0.elapsed().as_secs_f64();
+    t.cpu_seconds = process_cpu_seconds() - cpu0;
+    Ok(t)
+}
+
+/// User + system CPU seconds of this process (all threads), from /proc/self/stat (in USER_HZ
+/// ticks, which Linux fixes at 100 for user space); 0 where that file does not exist.
+fn process_cpu_seconds() -> f64 {
+    const USER_HZ: f64 = 100.0;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // The fields after the command name (which may hold spaces) start with the state, field 3;
+    // utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / USER_HZ
 }
 
 /// Waits until `target` messages were consumed; fails after two minutes without progress.
@@ -427,8 +571,12 @@ pub fn peak_rss_mb() -> f64 {
 impl Report {
     /// Human-readable summary.
     pub fn table(&self) -> String {
+        let mode = match self.rate {
+            Some(r) => format!("steady {r} events/s"),
+            None => "bursts, consumer paused while producing".to_string(),
+        };
         format!(
-            "messages        {}\ntext            {} (mean {:.1} chars)\nworkers         {}\nbroker          {}\nconsume time    {:.3} s\nthroughput      {:.0} msgs/s, {:.1} MB/s\nlatency         p50 {:.3} ms, p99 {:.3} ms (received → applied)\npeak RSS        {:.1} MB\nstage shares    decode {:.1}%, segment+features+score {:.1}%, windows {:.1}%\n",
+            "messages        {}\ntext            {} (mean {:.1} chars)\nworkers         {}\nbroker          {}\nproduction      {mode}\ntimed span      {:.3} s\nthroughput      {:.0} msgs/s, {:.1} MB/s\nCPU             {:.2} s, {:.2} cores busy\nlatency         p50 {:.3} ms, p99 {:.3} ms (received → applied)\npeak RSS        {:.1} MB\nstage shares    decode {:.1}%, segment+features+score {:.1}%, windows {:.1}%\n",
             self.messages,
             self.text,
             self.mean_text_chars,
@@ -437,6 +585,8 @@ impl Report {
             self.seconds,
             self.msgs_per_sec,
             self.mb_per_sec,
+            self.cpu_seconds,
+            self.cores_used,
             self.p50_latency_ms,
             self.p99_latency_ms,
             self.peak_rss_mb,

@@ -102,6 +102,11 @@ pub struct BenchArgs {
     /// Model artifact.
     #[arg(long, default_value = "models/default.json")]
     pub model: PathBuf,
+    /// Produce at this steady rate (events/s) while the pipeline consumes, instead of in paused
+    /// bursts: the latency then shows what the pipeline adds at that load, not queueing behind a
+    /// burst. Pick a rate below the burst throughput.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,

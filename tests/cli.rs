@@ -140,3 +140,53 @@ fn bench_writes_the_events_it_measures_as_valid_json_lines() {
     };
     assert_eq!(strip_ts(&body), strip_ts(&write_events("again.jsonl")));
 }
+
+/// Both modes run the real pipeline over every message and report what the issue asks for
+/// (values are machine-dependent, so only their presence and sanity are checked).
+#[test]
+fn bench_reports_throughput_latency_cpu_and_memory_in_both_modes() {
+    for extra in [&[][..], &["--rate", "4000"][..]] {
+        let out = manyi()
+            .args(["bench", "--messages", "6000", "--workers", "2", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["messages"], 6000, "{r}");
+        assert_eq!(r["workers"], 2, "{r}");
+        for key in [
+            "msgs_per_sec",
+            "mb_per_sec",
+            "p50_latency_ms",
+            "p99_latency_ms",
+            "peak_rss_mb",
+        ] {
+            let v = r[key].as_f64().unwrap_or_else(|| panic!("{key} in {r}"));
+            assert!(v.is_finite() && v > 0.0, "{key} in {r}");
+        }
+        // CPU time is counted in 10 ms ticks: a short span may show none.
+        for key in ["cpu_seconds", "cores_used"] {
+            let v = r[key].as_f64().unwrap_or_else(|| panic!("{key} in {r}"));
+            assert!(v.is_finite() && v >= 0.0, "{key} in {r}");
+        }
+        assert!(
+            r["p99_latency_ms"].as_f64() >= r["p50_latency_ms"].as_f64(),
+            "{r}"
+        );
+        let shares = &r["stage_shares"];
+        let sum: f64 = ["decode", "score", "windows"]
+            .iter()
+            .map(|k| shares[k].as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-9, "{r}");
+        match extra {
+            [] => assert!(r["rate"].is_null(), "{r}"),
+            _ => assert_eq!(r["rate"], 4000, "{r}"),
+        }
+    }
+}
