@@ -147,6 +147,59 @@ impl DimensionGuard {
     }
 }
 
+/// One worker's memo of [`DimensionGuard::map`]: the raw dimension values of an event → its
+/// mapping. A known combination then costs no lock and no shared reference count, which the two
+/// workers would otherwise bounce between their cores on every message. Valid because the
+/// guard's decisions never change: an admitted value stays admitted, and a budget once full
+/// stays full. Holds at most [`KeyCache::CAPACITY`] combinations; events beyond go to the guard.
+#[derive(Default)]
+pub struct KeyCache {
+    by_hash: HashMap<u64, Vec<(RawValues, Mapped)>, rustc_hash::FxBuildHasher>,
+    len: usize,
+    /// The last fallback result, for combinations the cache had no room for.
+    overflow: Option<Mapped>,
+}
+
+/// An event's dimension values in label order, "" for a missing one.
+type RawValues = Box<[Box<str>]>;
+
+impl KeyCache {
+    pub const CAPACITY: usize = 4096;
+
+    /// The mapping of `fb`, as `guard.map(fb)` gives it.
+    pub fn map(&mut self, guard: &DimensionGuard, fb: &Feedback) -> &Mapped {
+        // A missing value and an empty one map alike (to `unknown`): both are "" here.
+        let mut raw = [""; MAX_LABELS];
+        let n = guard.labels.len().min(MAX_LABELS);
+        for (i, label) in guard.labels.iter().take(n).enumerate() {
+            raw[i] = fb.dim(label).unwrap_or("");
+        }
+        let raw = &raw[..n];
+        let hash = {
+            use std::hash::BuildHasher;
+            rustc_hash::FxBuildHasher.hash_one(raw)
+        };
+        let same =
+            |k: &[Box<str>]| k.len() == raw.len() && k.iter().zip(raw).all(|(a, b)| &**a == *b);
+        let found = self
+            .by_hash
+            .get(&hash)
+            .and_then(|l| l.iter().position(|(k, _)| same(k)));
+        if let Some(i) = found {
+            return &self.by_hash[&hash][i].1;
+        }
+        let mapped = guard.map(fb);
+        if self.len >= Self::CAPACITY {
+            return self.overflow.insert(mapped);
+        }
+        let key: RawValues = raw.iter().map(|v| Box::from(*v)).collect();
+        let list = self.by_hash.entry(hash).or_default();
+        list.push((key, mapped));
+        self.len += 1;
+        &list.last().expect("just pushed").1
+    }
+}
+
 /// Builds the guard once for the pipeline.
 pub fn guard(cfg: &DimensionsConfig) -> Arc<DimensionGuard> {
     Arc::new(DimensionGuard::new(cfg))
@@ -185,6 +238,31 @@ mod tests {
 
     fn parts(m: &Mapped) -> Vec<&str> {
         m.key.iter().map(|s| &**s).collect()
+    }
+
+    /// The per-worker memo answers exactly what the guard answers: admitted values, the excess
+    /// over the budget (with its dropped label), missing and empty values, and events beyond
+    /// the memo's capacity.
+    #[test]
+    fn key_cache_maps_like_the_guard() {
+        let g = DimensionGuard::new(&cfg(3, &[("channel", &["app", "web"])]));
+        let reference = DimensionGuard::new(&cfg(3, &[("channel", &["app", "web"])]));
+        let mut cache = KeyCache::default();
+        let mut events = Vec::new();
+        for i in 0..(KeyCache::CAPACITY + 50) {
+            let product = format!("p{}", i % 7);
+            let channel = ["app", "web", "store", ""][i % 4];
+            events.push(fb(&[("channel", channel), ("product", &product)]));
+            events.push(fb(&[("product", &format!("q{i}"))]));
+            events.push(fb(&[]));
+        }
+        for e in &events {
+            let got = cache.map(&g, e).clone();
+            let want = reference.map(e);
+            assert_eq!(parts(&got), parts(&want), "{:?}", e.dims);
+            assert_eq!(got.dropped, want.dropped, "{:?}", e.dims);
+        }
+        assert_eq!(cache.len, KeyCache::CAPACITY);
     }
 
     #[test]

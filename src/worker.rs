@@ -8,14 +8,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use prometheus::local::LocalHistogram;
+
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
 use crate::aspects::Lexicon;
 use crate::decode::{decode, DecodeError, DecodeLimits};
-use crate::dimensions::DimensionGuard;
+use crate::dimensions::{DimensionGuard, KeyCache};
 use crate::indices::IndexSettings;
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::Metrics;
 use crate::model::Model;
 use crate::score::{score, ScoreParts, Scored};
 use crate::segment::Segmenter;
@@ -204,17 +206,62 @@ impl LogLimiter {
     }
 }
 
+/// What one worker thread keeps between messages: scoring buffers, its memo of series keys, and
+/// its share of the per-message metrics, added to the shared ones after each batch (and when
+/// dropped). Shared counters updated by both workers on every message cost a cache-line transfer
+/// between cores each time.
+pub struct WorkerState {
+    scored: Scored,
+    keys: KeyCache,
+    applied: u64,
+    late: u64,
+    processing: LocalHistogram,
+    metrics: Metrics,
+}
+
+impl WorkerState {
+    pub fn new(metrics: &Metrics) -> WorkerState {
+        WorkerState {
+            scored: Scored::default(),
+            keys: KeyCache::default(),
+            applied: 0,
+            late: 0,
+            processing: metrics.processing_seconds.local(),
+            metrics: metrics.clone(),
+        }
+    }
+
+    /// Adds this worker's counts since the last flush to the shared metrics. The effects of the
+    /// counted messages are all visible by then, so a scrape that sees a message counted also
+    /// sees its windows, counters and acknowledgement.
+    pub fn flush(&mut self) {
+        self.processing.flush();
+        self.metrics.messages_applied(
+            std::mem::take(&mut self.applied),
+            std::mem::take(&mut self.late),
+        );
+    }
+}
+
+impl Drop for WorkerState {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 fn worker_loop(mut rx: mpsc::Receiver<Vec<Job>>, shared: &Shared, totals: &Mutex<Totals>) {
-    let mut scored = Scored::default();
+    let mut state = WorkerState::new(&shared.metrics);
     while let Some(batch) = rx.blocking_recv() {
         for job in batch {
-            process(job, shared, totals, &mut scored);
+            process(job, shared, totals, &mut state);
         }
+        state.flush();
     }
 }
 
 /// The whole per-message path after the consumer: decode → score → windows → acknowledge.
-pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut Scored) {
+pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, state: &mut WorkerState) {
+    let scored = &mut state.scored;
     let live = job.mode == Mode::Live;
     let fb = match decode(&job.payload, job.kafka_ts_ms, &shared.limits) {
         Ok(fb) => fb,
@@ -223,6 +270,9 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
                 if INVALID_LOG.allow() {
                     tracing::warn!(topic = %job.partition.topic, partition = job.partition.partition, offset = job.offset, reason = reason.code(), "invalid message (at most one logged per second; all are counted)");
                 }
+                // Routing may block (retrying while the dead-letter topic is unavailable): the
+                // messages before this one are counted now, not when the batch ends.
+                state.flush();
                 // Counted once routed (dead letter acknowledged), after which the scrape also
                 // sees the dead letter: a message not routed before shutdown is read and counted
                 // again after restart, so it is counted only then.
@@ -245,7 +295,7 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
         lexicon: &shared.lexicon,
     };
     score(&fb, &parts, scored);
-    let mapped = shared.guard.map(&fb);
+    let mapped = state.keys.map(&shared.guard, &fb);
     let applied = job.store.lock().expect("partition store").apply(
         &mapped.key,
         fb.event_time_ms,
@@ -279,14 +329,12 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, scored: &mut S
     if let Some(f) = &shared.follow_ups {
         f.consider(&fb, scored, &job.partition, job.offset);
     }
-    // Counted last, so a scrape that sees the message counted also sees its other effects.
     match applied {
-        Applied::InWindow => shared.metrics.message(Outcome::Applied),
-        Applied::Late => shared.metrics.message(Outcome::Late),
+        Applied::InWindow => state.applied += 1,
+        Applied::Late => state.late += 1,
     }
-    shared
-        .metrics
-        .processing_seconds
+    state
+        .processing
         .observe(job.received.elapsed().as_secs_f64());
     shared.ack.applied(&job.partition, job.offset);
 }

@@ -15,9 +15,8 @@ use manyi::aspects::Lexicon;
 use manyi::decode::{decode, DecodeError, DecodeLimits};
 use manyi::dimensions::DimensionGuard;
 use manyi::metrics::Metrics;
-use manyi::score::Scored;
 use manyi::state::{LiveState, PartitionId, Totals};
-use manyi::worker::{process, Acknowledge, Job, Mode, Shared};
+use manyi::worker::{process, Acknowledge, Job, Mode, Shared, WorkerState};
 use manyi::{Config, Model, Segmenter};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -115,7 +114,12 @@ fn one_input(p: &Path, payload: Vec<u8>, kafka_ts: Option<i64>) {
         received: Instant::now(),
         mode: Mode::Live,
     };
-    process(job, &p.shared, &p.totals, &mut Scored::default());
+    process(
+        job,
+        &p.shared,
+        &p.totals,
+        &mut WorkerState::new(&p.shared.metrics),
+    );
     let after = (
         p.acks.applied.load(Ordering::Relaxed),
         p.acks.invalid.lock().unwrap().len(),

@@ -193,6 +193,12 @@ impl Metrics {
         self.messages[outcome as usize].inc();
     }
 
+    /// Adds a worker's applied and late messages (counted locally, see `worker::WorkerState`).
+    pub fn messages_applied(&self, applied: u64, late: u64) {
+        self.messages[Outcome::Applied as usize].inc_by(applied);
+        self.messages[Outcome::Late as usize].inc_by(late);
+    }
+
     /// Messages consumed so far, whatever their outcome.
     pub fn consumed(&self) -> u64 {
         self.messages.iter().map(|c| c.get()).sum()
