@@ -267,6 +267,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
 
 /// What a run measured: messages and bytes produced, a sample of the payloads, and the timed
 /// span's wall-clock and CPU seconds.
+#[derive(Default)]
 struct Timed {
     produced: u64,
     bytes: u64,
@@ -305,13 +306,7 @@ async fn bursts(
     metrics: &crate::metrics::Metrics,
     source: &mut EventSource,
 ) -> Result<Timed, BenchError> {
-    let mut t = Timed {
-        produced: 0,
-        bytes: 0,
-        sample: Vec::new(),
-        seconds: 0.0,
-        cpu_seconds: 0.0,
-    };
+    let mut t = Timed::default();
     let start_consumed = metrics.consumed();
     while t.produced < args.messages {
         // Produce one chunk while the pipeline's consumer is paused.
@@ -361,13 +356,7 @@ async fn paced(
     let start_consumed = metrics.consumed();
     let (t0, cpu0) = (Instant::now(), process_cpu_seconds());
     let producing = std::thread::spawn(move || -> Result<Timed, BenchError> {
-        let mut t = Timed {
-            produced: 0,
-            bytes: 0,
-            sample: Vec::new(),
-            seconds: 0.0,
-            cpu_seconds: 0.0,
-        };
+        let mut t = Timed::default();
         let start = Instant::now();
         while t.produced < messages {
             // Every event due by now, then a short sleep: the rate holds to within a millisecond.

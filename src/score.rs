@@ -32,42 +32,35 @@ pub struct ScoreParts<'a> {
 pub fn score(fb: &Feedback, parts: &ScoreParts<'_>, out: &mut Scored) {
     out.aspects.clear();
     out.aspect_labels.clear();
-    let Some(text) = fb.text.as_deref() else {
-        out.p_positive = None;
-        out.values = response_values(fb, None, parts.settings);
-        return;
-    };
-    if text.trim().is_empty() {
-        out.p_positive = Some(0.5);
-        out.values = response_values(fb, out.p_positive, parts.settings);
-        return;
-    }
     // (aspect, sum of p, clauses); few aspects per text, so a linear scan beats a map.
     let mut acc: [(usize, f64, u32); 16] = [(usize::MAX, 0.0, 0); 16];
     let mut n = 0;
-    let p_text = parts.model.analyse(parts.segmenter, text, |a| {
-        let mut scorer = a.scorer;
-        // A clause naming two aspects is scored only once.
-        let mut last: Option<(std::ops::Range<usize>, f64)> = None;
-        parts
-            .lexicon
-            .for_each_mention(a.text, a.words, |aspect, clause| {
-                let p = match &last {
-                    Some((span, p)) if *span == clause => *p,
-                    _ => scorer.p_span(clause.clone()),
-                };
-                last = Some((clause, p));
-                if let Some(e) = acc[..n].iter_mut().find(|(a, _, _)| *a == aspect) {
-                    e.1 += p;
-                    e.2 += 1;
-                } else if n < acc.len() {
-                    acc[n] = (aspect, p, 1);
-                    n += 1;
-                }
-            });
-        scorer.p_text()
-    });
-    out.p_positive = Some(p_text);
+    out.p_positive = match fb.text.as_deref() {
+        None => None,
+        Some(text) if text.trim().is_empty() => Some(0.5),
+        Some(text) => Some(parts.model.analyse(parts.segmenter, text, |a| {
+            let mut scorer = a.scorer;
+            // A clause naming two aspects is scored only once.
+            let mut last: Option<(std::ops::Range<usize>, f64)> = None;
+            parts
+                .lexicon
+                .for_each_mention(a.text, a.words, |aspect, clause| {
+                    let p = match &last {
+                        Some((span, p)) if *span == clause => *p,
+                        _ => scorer.p_span(clause.clone()),
+                    };
+                    last = Some((clause, p));
+                    if let Some(e) = acc[..n].iter_mut().find(|(a, _, _)| *a == aspect) {
+                        e.1 += p;
+                        e.2 += 1;
+                    } else if n < acc.len() {
+                        acc[n] = (aspect, p, 1);
+                        n += 1;
+                    }
+                });
+            scorer.p_text()
+        })),
+    };
     out.values = response_values(fb, out.p_positive, parts.settings);
     for &(aspect, sum, count) in &acc[..n] {
         let p = sum / count as f64;
