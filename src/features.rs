@@ -742,20 +742,19 @@ impl Featurizer {
     fn finish(&self, lex: &[f32; LEX_KEYS.len()], out: &mut SparseVec) {
         out.indices.clear();
         out.values.clear();
-        let raw_part = &mut out.raw[..];
         if self.contrast_weight == 1.0 {
             // Every weight is 1, so a bucket's value is its count (exact in f32, in any order of
             // summing): sorting the bare indices is enough.
             out.sorted.clear();
-            out.sorted.extend(raw_part.iter().map(|&(i, _)| i));
+            out.sorted.extend(out.raw.iter().map(|&(i, _)| i));
             out.sorted.sort_unstable();
             for run in out.sorted.chunk_by(|a, b| a == b) {
                 out.indices.push(run[0]);
                 out.values.push(run.len() as f32);
             }
         } else {
-            raw_part.sort_unstable_by_key(|&(i, _)| i);
-            for run in raw_part.chunk_by(|a, b| a.0 == b.0) {
+            out.raw.sort_unstable_by_key(|&(i, _)| i);
+            for run in out.raw.chunk_by(|a, b| a.0 == b.0) {
                 out.indices.push(run[0].0);
                 out.values
                     .push(run.iter().fold(0.0, |sum, &(_, v)| sum + v));

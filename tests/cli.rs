@@ -2,7 +2,7 @@
 //! example config is valid; `manyi score` prints JSON lines.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 fn manyi() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_manyi"));
@@ -10,17 +10,20 @@ fn manyi() -> Command {
     c
 }
 
-#[test]
-fn shipped_config_is_valid() {
-    let out = manyi()
-        .args(["check-config", "--config", "config/manyi.toml"])
-        .output()
-        .unwrap();
+/// Runs `cmd` and fails the test with its stderr unless it exits zero.
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+#[test]
+fn shipped_config_is_valid() {
+    run_ok(manyi().args(["check-config", "--config", "config/manyi.toml"]));
 }
 
 #[test]
@@ -55,15 +58,7 @@ fn bad_config_names_the_field_and_exits_non_zero() {
 
 #[test]
 fn score_prints_json_lines_from_args_and_stdin() {
-    let out = manyi()
-        .args(["score", "质量很好，非常满意", "太差了，再也不买了"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(manyi().args(["score", "质量很好，非常满意", "太差了，再也不买了"]));
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -96,22 +91,17 @@ fn bench_writes_the_events_it_measures_as_valid_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let write_events = |name: &str| -> String {
         let path = dir.path().join(name);
-        let out = manyi()
-            .args([
-                "bench",
-                "--messages",
-                "50",
-                "--text",
-                "long",
-                "--write-events",
-            ])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            manyi()
+                .args([
+                    "bench",
+                    "--messages",
+                    "50",
+                    "--text",
+                    "long",
+                    "--write-events",
+                ])
+                .arg(&path),
         );
         std::fs::read_to_string(&path).unwrap()
     };
@@ -146,15 +136,10 @@ fn bench_writes_the_events_it_measures_as_valid_json_lines() {
 #[test]
 fn bench_reports_throughput_latency_cpu_and_memory_in_both_modes() {
     for extra in [&[][..], &["--rate", "4000"][..]] {
-        let out = manyi()
-            .args(["bench", "--messages", "6000", "--workers", "2", "--json"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{extra:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_ok(
+            manyi()
+                .args(["bench", "--messages", "6000", "--workers", "2", "--json"])
+                .args(extra),
         );
         let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(r["messages"], 6000, "{r}");
