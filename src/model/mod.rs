@@ -121,6 +121,12 @@ pub struct TrainingMetadata {
     pub conflicting_dropped: usize,
     pub train_rows: usize,
     pub validation_rows: usize,
+    /// Rows the final fit saw after length balancing (duplicates included); 0 in artifacts
+    /// written before balancing existed.
+    #[serde(default)]
+    pub fit_rows: usize,
+    #[serde(default)]
+    pub length_balanced: bool,
     pub positive_rows: usize,
     pub negative_rows: usize,
     pub seed: u64,

