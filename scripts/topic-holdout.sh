@@ -7,7 +7,8 @@
 # Prints one JSON line per check. Extra arguments go to every `manyi train` (e.g. ablation flags).
 # Usage: scripts/topic-holdout.sh [--quick | --splits-only] [TRAIN ARGS...]
 #   --quick: one alpha (0.3 unless --alpha is given), no refit, at most 12000 columns — about 4x faster, for ablations.
-#   --splits-only: write the TOPIC-train.csv / TOPIC-test.csv splits and stop (scripts/accuracy-baselines.sh).
+#   --splits-only: write corpus.csv and the TOPIC-train.csv / TOPIC-test.csv splits, then stop
+#   (scripts/accuracy-baselines.sh).
 # Outputs (splits, models) go to target/topic-holdout/ (override with HOLDOUT_DIR); MANYI=path
 # uses that binary instead of building target/release/manyi.
 set -euo pipefail
@@ -60,6 +61,7 @@ def write(path, data):
         w = csv.writer(f)
         w.writerow(["label", "text"])
         w.writerows(data)
+write(f"{out}/corpus.csv", rows)  # the whole de-duplicated corpus (scripts/accuracy-baselines.sh)
 for topic, kws in topics.items():
     hit = [r for r in rows if any(k in r[1] for k in kws)]
     rest = [r for r in rows if not any(k in r[1] for k in kws)]
