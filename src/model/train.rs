@@ -339,9 +339,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         return Err(ModelError::Dataset("validation split is empty".into()));
     }
     let chars: Vec<usize> = examples.iter().map(|e| e.text.chars().count()).collect();
-    let fit_idx = |rows: &[usize]| match args.balance_lengths {
-        Switch::On => balance_lengths(rows, &labels, &chars),
-        Switch::Off => rows.to_vec(),
+    let fit_idx = |idx: &[usize]| match args.balance_lengths {
+        Switch::On => balance_lengths(idx, &labels, &chars),
+        Switch::Off => idx.to_vec(),
     };
     let train_fit = fit_idx(&train_idx);
     let train_rows: Vec<&SparseVec> = train_fit.iter().map(|&i| &rows[i]).collect();
