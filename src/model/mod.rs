@@ -25,7 +25,7 @@ pub mod eval;
 pub mod metrics;
 pub mod train;
 
-pub use calibrate::Platt;
+pub use calibrate::{Platt, Prior};
 pub use metrics::Metrics;
 
 /// Name of the artifact format, checked at load.
@@ -127,6 +127,12 @@ pub struct TrainingMetadata {
     pub fit_rows: usize,
     #[serde(default)]
     pub length_balanced: bool,
+    /// `--nb-weighting` (0 for artifacts written before it existed).
+    #[serde(default)]
+    pub nb_weighting: f32,
+    /// Platt scaling fitted with both classes weighing half (see [`Prior::Neutral`]).
+    #[serde(default)]
+    pub prior_neutral_calibration: bool,
     pub positive_rows: usize,
     pub negative_rows: usize,
     pub seed: u64,

@@ -16,7 +16,7 @@ use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, ShapeBuilder};
 
 use super::data::{self, Label};
-use super::{featurize, AlphaResult, Metrics, Model, ModelError, Platt, TrainingMetadata};
+use super::{featurize, AlphaResult, Metrics, Model, ModelError, Platt, Prior, TrainingMetadata};
 use crate::features::{
     default_lexicon, CharNgrams, Contrast, Degree, FeatureSpec, Featurizer, Lexicon, Negation,
     SparseVec, WordGrams, DEFAULT_CONTRAST,
@@ -101,9 +101,21 @@ pub struct TrainArgs {
     /// Only the fitting rows are balanced, never the validation part.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub balance_lengths: Switch,
+    /// Naive-Bayes weighting of the columns before the fit, 0 (off) to 1 (full NBSVM): each
+    /// column is scaled by 1 − W + W·|log ratio of its frequency among positive and among
+    /// negative texts|, so the L2 penalty falls less on features that separate the labels.
+    #[arg(long, default_value_t = 0.5, value_parser = parse_unit_interval)]
+    pub nb_weighting: f32,
     /// Jieba user dictionary used while training.
     #[arg(long)]
     pub user_dict: Option<PathBuf>,
+}
+
+fn parse_unit_interval(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a number from 0 to 1, got `{s}`")),
+    }
 }
 
 /// Parsed `--char-ngrams`.
@@ -234,6 +246,41 @@ fn balance_lengths(rows: &[usize], labels: &[Label], chars: &[usize]) -> Vec<usi
     out
 }
 
+/// Naive-Bayes column weights (the NB part of Wang & Manning's NBSVM, 2012): per column,
+/// `1 − mix + mix·|r|`, where r is the log ratio of the column's share of all feature mass in
+/// positive rows to its share in negative rows (each sum smoothed by 1). The fit sees every
+/// column scaled by its weight, so the L2 penalty holds back columns that barely separate the
+/// labels more than those that do; the exported bucket weights fold the scale back in, so
+/// scoring is unchanged. `mix` 0 gives all ones.
+fn nb_weights(rows: &[&SparseVec], labels: &[Label], columns: &Columns, mix: f32) -> Vec<f32> {
+    let d = columns.bucket_of.len();
+    if mix == 0.0 {
+        return vec![1.0; d];
+    }
+    let (mut pos, mut neg) = (vec![1f64; d], vec![1f64; d]);
+    for (row, label) in rows.iter().zip(labels) {
+        let mass = if *label == Label::Positive {
+            &mut pos
+        } else {
+            &mut neg
+        };
+        for (i, v) in row.iter() {
+            let c = columns.col_of[i as usize];
+            if c != u32::MAX {
+                mass[c as usize] += f64::from(v.abs());
+            }
+        }
+    }
+    let (pos_total, neg_total): (f64, f64) = (pos.iter().sum(), neg.iter().sum());
+    pos.iter()
+        .zip(&neg)
+        .map(|(p, q)| {
+            let r = ((p / pos_total) / (q / neg_total)).ln().abs() as f32;
+            1.0 - mix + mix * r
+        })
+        .collect()
+}
+
 /// Fits a logistic regression; returns dense bucket weights and the intercept, oriented so that
 /// a positive logit means the positive class.
 fn fit(
@@ -242,22 +289,23 @@ fn fit(
     columns: &Columns,
     buckets: usize,
     alpha: f32,
-    max_iterations: u64,
+    args: &TrainArgs,
 ) -> Result<(Vec<f32>, f32), ModelError> {
     let d = columns.bucket_of.len();
+    let scale = nb_weights(rows, labels, columns, args.nb_weighting);
     let mut x = Array2::<f32>::zeros((rows.len(), d).f());
     for (r, row) in rows.iter().enumerate() {
         for (i, v) in row.iter() {
             let c = columns.col_of[i as usize];
             if c != u32::MAX {
-                x[[r, c as usize]] = v;
+                x[[r, c as usize]] = v * scale[c as usize];
             }
         }
     }
     let y: Array1<usize> = labels.iter().map(|l| l.as_index()).collect();
     let fitted = LogisticRegression::default()
         .alpha(alpha)
-        .max_iterations(max_iterations)
+        .max_iterations(args.max_iterations)
         .fit(&Dataset::new(x, y))?;
     // linfa's "positive" class is whichever label it met first, not necessarily ours.
     let sign = if fitted.labels().pos.class == Label::Positive.as_index() {
@@ -267,7 +315,7 @@ fn fit(
     };
     let mut weights = vec![0f32; buckets];
     for (c, &b) in columns.bucket_of.iter().enumerate() {
-        weights[b as usize] = sign * fitted.params()[c];
+        weights[b as usize] = sign * fitted.params()[c] * scale[c];
     }
     Ok((weights, sign * fitted.intercept()))
 }
@@ -369,16 +417,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     let mut best_key = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     for &alpha in &args.alpha {
         let t = Instant::now();
-        let (w, b) = fit(
-            &train_rows,
-            &train_labels,
-            &columns,
-            buckets,
-            alpha,
-            args.max_iterations,
-        )?;
+        let (w, b) = fit(&train_rows, &train_labels, &columns, buckets, alpha, args)?;
         let m = margins(&w, b, &val_rows);
-        let platt = Platt::fit(&m, &val_labels);
+        let platt = Platt::fit(&m, &val_labels, Prior::Neutral);
         let p: Vec<f64> = m.iter().map(|&z| platt.apply(z)).collect();
         let metrics = Metrics::compute(&val_labels, &p);
         let seconds = t.elapsed().as_secs_f64();
@@ -401,7 +442,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         }
     }
     let (alpha, mut weights, mut intercept, val_margins) = best.expect("alpha grid is not empty");
-    let calibration = Platt::fit(&val_margins, &val_labels);
+    let calibration = Platt::fit(&val_margins, &val_labels, Prior::Neutral);
     let val_p: Vec<f64> = val_margins.iter().map(|&z| calibration.apply(z)).collect();
     let validation = Metrics::compute(&val_labels, &val_p);
     eprintln!(
@@ -431,14 +472,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
             all_rows.len(),
             all_columns.bucket_of.len()
         );
-        let (w, b) = fit(
-            &all_rows,
-            &all_labels,
-            &all_columns,
-            buckets,
-            scaled,
-            args.max_iterations,
-        )?;
+        let (w, b) = fit(&all_rows, &all_labels, &all_columns, buckets, scaled, args)?;
         weights = w;
         intercept = b;
         n_columns = all_columns.bucket_of.len();
@@ -455,6 +489,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         validation_rows: val_rows.len(),
         fit_rows,
         length_balanced: args.balance_lengths == Switch::On,
+        nb_weighting: args.nb_weighting,
+        prior_neutral_calibration: true,
         positive_rows: n_pos,
         negative_rows: examples.len() - n_pos,
         seed: args.seed,
@@ -541,6 +577,7 @@ mod tests {
             lexicon_scale: 1.0,
             contrast_weight: 2.0,
             balance_lengths: Switch::On,
+            nb_weighting: 0.5,
             user_dict: None,
         };
         let report = run(&args).unwrap();
@@ -576,6 +613,39 @@ mod tests {
             [10, 11, 20, 21, 160, 161].map(length_band),
             [0, 1, 1, 2, 4, 5]
         );
+    }
+
+    #[test]
+    fn nb_weights_favour_columns_that_separate_the_labels() {
+        use Label::{Negative as N, Positive as P};
+        let row = |pairs: &[(u32, f32)]| {
+            let mut v = SparseVec::default();
+            v.indices = pairs.iter().map(|p| p.0).collect();
+            v.values = pairs.iter().map(|p| p.1).collect();
+            v
+        };
+        // Bucket 0 in every row; bucket 1 only in positive rows, bucket 2 only in negative ones;
+        // bucket 3 is in no column.
+        let rows = [
+            row(&[(0, 1.0), (1, 1.0)]),
+            row(&[(0, 1.0), (1, 2.0)]),
+            row(&[(0, 1.0), (2, 1.0)]),
+            row(&[(0, 1.0), (2, 2.0), (3, 5.0)]),
+        ];
+        let refs: Vec<&SparseVec> = rows.iter().collect();
+        let labels = [P, P, N, N];
+        let columns = select_columns(refs.iter().copied(), 8, 1, 3);
+        assert_eq!(columns.bucket_of, [0, 1, 2]);
+        let full = nb_weights(&refs, &labels, &columns, 1.0);
+        // Equal mass in both labels: |r| = 0; the two one-sided buckets mirror each other.
+        assert!(full[0].abs() < 1e-6, "{full:?}");
+        assert!(
+            (full[1] - full[2]).abs() < 1e-6 && full[1] > 1.0,
+            "{full:?}"
+        );
+        let half = nb_weights(&refs, &labels, &columns, 0.5);
+        assert!((half[0] - 0.5).abs() < 1e-6 && (half[1] - (0.5 + full[1] / 2.0)).abs() < 1e-6);
+        assert_eq!(nb_weights(&refs, &labels, &columns, 0.0), [1.0; 3]);
     }
 
     #[test]
