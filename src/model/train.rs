@@ -649,6 +649,17 @@ mod tests {
     }
 
     #[test]
+    fn nb_weighting_argument_is_a_share() {
+        assert_eq!(parse_unit_interval("0.5"), Ok(0.5));
+        assert_eq!(parse_unit_interval("0"), Ok(0.0));
+        assert_eq!(parse_unit_interval("1"), Ok(1.0));
+        for bad in ["1.5", "-0.1", "half", "NaN"] {
+            let err = parse_unit_interval(bad).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
     fn char_ngram_argument_parses() {
         assert_eq!(parse_char_ngrams("off"), Ok(CharNgramArg(None)));
         assert_eq!(
