@@ -110,7 +110,22 @@ pub enum Lexicon {
         positive: Vec<String>,
         negative: Vec<String>,
         scale: f32,
+        /// A negated match (不慢, 没有坏果) counts for its flipped polarity and, when this is
+        /// true, also on a "negated" key of its own. The corpus then teaches that key to doubt
+        /// the flip (litotes are rare in it), so it is off by default. Specs written before the
+        /// field existed had the keys: absent means true, and true is not written, so their
+        /// fingerprints stay as they were.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        negated_keys: bool,
     },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,6 +332,7 @@ pub fn default_lexicon(scale: f32) -> Lexicon {
         positive,
         negative,
         scale,
+        negated_keys: false,
     }
 }
 
@@ -375,6 +391,8 @@ pub struct Featurizer {
     /// Some word has a lexicon polarity.
     has_lexicon: bool,
     lex_scale: f32,
+    /// See [`Lexicon::Polarity`]'s `negated_keys`.
+    lex_negated_keys: bool,
     lex_buckets: [u32; LEX_KEYS.len()],
     mark_chars: bool,
     /// Some word is a contrastive conjunction.
@@ -536,12 +554,13 @@ impl Featurizer {
                 })
             }
         };
-        let (has_lexicon, lex_scale) = match &spec.lexicon {
-            Lexicon::Off => (false, 0.0),
+        let (has_lexicon, lex_scale, lex_negated_keys) = match &spec.lexicon {
+            Lexicon::Off => (false, 0.0, false),
             Lexicon::Polarity {
                 positive,
                 negative,
                 scale,
+                negated_keys,
             } => {
                 check("lexicon scale", *scale)?;
                 // A word in both lists is positive.
@@ -551,7 +570,11 @@ impl Featurizer {
                 for w in positive {
                     info(&mut words, w).polarity = 1;
                 }
-                (!positive.is_empty() || !negative.is_empty(), *scale)
+                (
+                    !positive.is_empty() || !negative.is_empty(),
+                    *scale,
+                    *negated_keys,
+                )
             }
         };
         let (has_contrast, contrast_weight) = match &spec.contrast {
@@ -581,6 +604,7 @@ impl Featurizer {
             prefixes,
             has_lexicon,
             lex_scale,
+            lex_negated_keys,
             lex_buckets: [0; LEX_KEYS.len()],
             mark_chars,
             has_contrast,
@@ -844,7 +868,7 @@ impl Featurizer {
                     let p = if negated { -p } else { p };
                     let pos = p > 0;
                     out.lex[usize::from(!pos)] += weight;
-                    if flipped {
+                    if flipped && self.lex_negated_keys {
                         out.lex[2 + usize::from(!pos)] += weight;
                     }
                     if intensify {
@@ -951,7 +975,7 @@ mod tests {
         assert_eq!(f.bucket_chars(&['不', '错']), 163_983);
         // The default spec's fingerprint also changes with the bundled lexicon's words; that
         // only needs this value updated (artifacts carry their own spec and keep loading).
-        assert_eq!(FeatureSpec::default().fingerprint(), "fd436fe64db2628b");
+        assert_eq!(FeatureSpec::default().fingerprint(), "21783a6d30ecc2e6");
     }
 
     proptest::proptest! {
@@ -1050,7 +1074,35 @@ mod tests {
         // Scope ends at punctuation.
         f.extract(&["不", "贵", "，", "失望"], &mut v);
         assert!(lex(&f, &v, "+") > 0.0 && lex(&f, &v, "-") > 0.0);
-        assert!(lex(&f, &v, "neg+") > 0.0 && lex(&f, &v, "neg-") == 0.0);
+        // The default spec has no "negated" keys; a spec that asks for them gets them.
+        assert!(lex(&f, &v, "neg+") == 0.0 && lex(&f, &v, "neg-") == 0.0);
+        let mut spec = FeatureSpec::default();
+        if let Lexicon::Polarity { negated_keys, .. } = &mut spec.lexicon {
+            *negated_keys = true;
+        }
+        let keyed = Featurizer::new(spec).unwrap();
+        keyed.extract(&["不", "贵", "，", "失望"], &mut v);
+        assert!(lex(&keyed, &v, "neg+") > 0.0 && lex(&keyed, &v, "neg-") == 0.0);
+        assert!(lex(&keyed, &v, "+") > 0.0 && lex(&keyed, &v, "-") > 0.0);
+    }
+
+    #[test]
+    fn specs_without_negated_keys_field_keep_them_and_their_fingerprint() {
+        // A lexicon spec as written before the field existed.
+        let old = r#"{"mode":"polarity","positive":["好"],"negative":["差"],"scale":1.0}"#;
+        let lexicon: Lexicon = serde_json::from_str(old).unwrap();
+        assert!(matches!(
+            lexicon,
+            Lexicon::Polarity {
+                negated_keys: true,
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_string(&lexicon).unwrap(), old);
+        let Lexicon::Polarity { negated_keys, .. } = default_lexicon(1.0) else {
+            panic!("the default lexicon is on");
+        };
+        assert!(!negated_keys);
     }
 
     #[test]

@@ -119,16 +119,16 @@ fn complaints_fixture_stays_above_its_floor() {
     assert!(report.metrics.roc_auc >= AUC_FLOOR, "{report:?}");
 }
 
-/// Measured 0.804 accuracy, 0.897 ROC-AUC with snownlp-v2-ba9b80c1.
-const ACCURACY_FLOOR: f64 = 0.78;
-const AUC_FLOOR: f64 = 0.87;
+/// Measured 0.824 accuracy, 0.908 ROC-AUC with snownlp-v2-b5aac1d1.
+const ACCURACY_FLOOR: f64 = 0.80;
+const AUC_FLOOR: f64 = 0.89;
 
-/// Measured 0.873 accuracy, 0.959 ROC-AUC with snownlp-v2-ba9b80c1: the goal of issue 3
+/// Measured 0.881 accuracy, 0.965 ROC-AUC with snownlp-v2-b5aac1d1: the goal of issue 3
 /// (0.86 / 0.92) is met on this fixture, and this test keeps it met.
 #[test]
 fn other_domains_fixture_stays_above_its_floor() {
     let report = default_model_on("reviews-other-domains.csv");
     assert_eq!(report.metrics.n, 480);
     assert!(report.metrics.accuracy >= 0.86, "{report:?}");
-    assert!(report.metrics.roc_auc >= 0.94, "{report:?}");
+    assert!(report.metrics.roc_auc >= 0.95, "{report:?}");
 }

@@ -89,6 +89,10 @@ pub struct TrainArgs {
     /// Scale of the sentiment-lexicon block (its norm next to the n-grams' 1); 0 turns it off.
     #[arg(long, default_value_t = crate::features::DEFAULT_LEXICON_SCALE)]
     pub lexicon_scale: f32,
+    /// Negated lexicon matches (不慢) also count on "negated" keys of their own, besides their
+    /// flipped polarity (off: the flip alone speaks; on: the spec-2 behaviour until 2026-11-26).
+    #[arg(long, value_enum, default_value_t = Switch::Off)]
+    pub lexicon_negated_keys: Switch,
     /// Weight of the tokens after the last contrastive conjunction; 1 turns it off.
     #[arg(long, default_value_t = crate::features::DEFAULT_CONTRAST_WEIGHT)]
     pub contrast_weight: f32,
@@ -161,6 +165,9 @@ impl TrainArgs {
             spec.lexicon = Lexicon::Off;
         } else {
             spec.lexicon = default_lexicon(self.lexicon_scale);
+            if let Lexicon::Polarity { negated_keys, .. } = &mut spec.lexicon {
+                *negated_keys = self.lexicon_negated_keys == Switch::On;
+            }
         }
         spec.contrast = if self.contrast_weight == 1.0 {
             Contrast::Off
@@ -575,6 +582,7 @@ mod tests {
             word_bigrams: Switch::On,
             char_ngrams: CharNgramArg(Some(CharNgrams { min: 1, max: 2 })),
             lexicon_scale: 1.0,
+            lexicon_negated_keys: Switch::Off,
             contrast_weight: 2.0,
             balance_lengths: Switch::On,
             nb_weighting: 0.5,
