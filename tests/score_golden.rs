@@ -7,9 +7,9 @@
 //! optimised, and every speed-up since (feature extraction, shared segmentation of aspect
 //! clauses) passed against it unchanged. It was regenerated for each retrained default model (the
 //! 1,375-word lexicon, length balancing, the 2,879-word lexicon with naive-Bayes weighting and
-//! prior-neutral calibration, and the lexicon without "negated" keys). A speed-up must not move a single bit. Regenerate it
-//! (`MANYI_REGENERATE_GOLDEN=1 cargo test --test score_golden`) only when a change of scores is
-//! intended, e.g. a retrained default model.
+//! prior-neutral calibration, and the lexicon without "negated" keys). A speed-up must not move
+//! a single bit. Regenerate it (`MANYI_REGENERATE_GOLDEN=1 cargo test --test score_golden`) only
+//! when a change of scores is intended, e.g. a retrained default model.
 
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
