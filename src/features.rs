@@ -458,6 +458,12 @@ impl SparseVec {
         self.indices.is_empty()
     }
 
+    /// Lexicon matches of the last [`Featurizer::extract`] by effective polarity (after
+    /// negation), weighted as the features are: (positive, negative). Both 0 without a lexicon.
+    pub fn lexicon_matches(&self) -> (f32, f32) {
+        (self.lex[0], self.lex[1])
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
         self.indices
             .iter()

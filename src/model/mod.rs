@@ -130,6 +130,12 @@ pub struct TrainingMetadata {
     /// `--nb-weighting` (0 for artifacts written before it existed).
     #[serde(default)]
     pub nb_weighting: f32,
+    /// `--lexicon-filter` (0 for artifacts written before it existed).
+    #[serde(default)]
+    pub lexicon_filter: u32,
+    /// Texts the lexicon filter left out of the final fit.
+    #[serde(default)]
+    pub lexicon_filtered: usize,
     /// Platt scaling fitted with both classes weighing half (see [`Prior::Neutral`]).
     #[serde(default)]
     pub prior_neutral_calibration: bool,

