@@ -435,6 +435,19 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         (fit, filtered)
     };
     let (train_fit, train_filtered) = fit_idx(&train_idx);
+    for label in [Label::Positive, Label::Negative] {
+        if !train_fit.iter().any(|&i| labels[i] == label) {
+            return Err(ModelError::Dataset(format!(
+                "no {} text left to train on after the lexicon filter left out {train_filtered}; \
+                 try --lexicon-filter 0 or a larger K",
+                if label == Label::Positive {
+                    "positive"
+                } else {
+                    "negative"
+                }
+            )));
+        }
+    }
     let train_rows: Vec<&SparseVec> = train_fit.iter().map(|&i| &rows[i]).collect();
     let train_labels: Vec<Label> = train_fit.iter().map(|&i| labels[i]).collect();
     let val_rows: Vec<&SparseVec> = val_idx.iter().map(|&i| &rows[i]).collect();
@@ -577,6 +590,34 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
 mod tests {
     use super::*;
 
+    fn tiny_args(data: PathBuf, out: PathBuf) -> TrainArgs {
+        TrainArgs {
+            data: vec![data],
+            out,
+            name: "tiny".into(),
+            alpha: vec![0.1, 1.0],
+            validation_fraction: 0.25,
+            seed: 1,
+            min_df: 1,
+            max_columns: 5000,
+            buckets_log2: 14,
+            max_iterations: 50,
+            refit: Refit::All,
+            negation: Switch::On,
+            negation_chars: Switch::On,
+            degree: Switch::On,
+            word_bigrams: Switch::On,
+            char_ngrams: CharNgramArg(Some(CharNgrams { min: 1, max: 2 })),
+            lexicon_scale: 1.0,
+            lexicon_negated_keys: Switch::Off,
+            contrast_weight: 2.0,
+            balance_lengths: Switch::On,
+            nb_weighting: 0.5,
+            lexicon_filter: 2,
+            user_dict: None,
+        }
+    }
+
     #[test]
     fn trains_a_tiny_model_end_to_end() {
         let dir = tempfile::tempdir().unwrap();
@@ -606,37 +647,33 @@ mod tests {
         let data = dir.path().join("d.csv");
         std::fs::write(&data, csv).unwrap();
         let out = dir.path().join("m.json");
-        let args = TrainArgs {
-            data: vec![data],
-            out: out.clone(),
-            name: "tiny".into(),
-            alpha: vec![0.1, 1.0],
-            validation_fraction: 0.25,
-            seed: 1,
-            min_df: 1,
-            max_columns: 5000,
-            buckets_log2: 14,
-            max_iterations: 50,
-            refit: Refit::All,
-            negation: Switch::On,
-            negation_chars: Switch::On,
-            degree: Switch::On,
-            word_bigrams: Switch::On,
-            char_ngrams: CharNgramArg(Some(CharNgrams { min: 1, max: 2 })),
-            lexicon_scale: 1.0,
-            lexicon_negated_keys: Switch::Off,
-            contrast_weight: 2.0,
-            balance_lengths: Switch::On,
-            nb_weighting: 0.5,
-            lexicon_filter: 2,
-            user_dict: None,
-        };
+        let args = tiny_args(data, out.clone());
         let report = run(&args).unwrap();
         assert!(report.validation.roc_auc > 0.8, "{report:?}");
         let model = Model::load(&out).unwrap();
         assert_eq!(model.version(), report.model_version);
         let seg = Segmenter::new(None).unwrap();
         assert!(model.p_positive(&seg, "很好，满意") > model.p_positive(&seg, "很差，失望"));
+    }
+
+    #[test]
+    fn a_lexicon_filter_that_empties_a_label_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("label,text\n");
+        for k in 0..8 {
+            csv.push_str(&format!("1,早餐难吃，很失望{k}\n"));
+            csv.push_str(&format!("0,房间很差，失望{k}\n"));
+        }
+        let data = dir.path().join("d.csv");
+        std::fs::write(&data, csv).unwrap();
+        let mut args = tiny_args(data, dir.path().join("m.json"));
+        let err = run(&args).unwrap_err().to_string();
+        assert!(
+            err.contains("no positive text left") && err.contains("--lexicon-filter 0"),
+            "{err}"
+        );
+        args.lexicon_filter = 0;
+        run(&args).unwrap();
     }
 
     #[test]
