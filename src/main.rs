@@ -21,10 +21,28 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", like `{:#}`, but without a cause that the message
+/// before it already ends with: our errors show their source in their own message, so the
+/// chain would otherwise print it twice ("cannot read x: No such file: No such file").
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        if out.ends_with(&msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&msg);
+    }
+    out
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -153,4 +171,34 @@ fn score(args: &ScoreArgs) -> anyhow::Result<()> {
         args.texts.iter().for_each(|t| emit(t));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_prints_each_cause_once() {
+        let read = || -> anyhow::Result<()> {
+            Config::from_file(std::path::Path::new("/nonexistent/manyi.toml"))?;
+            Ok(())
+        };
+        let e = read().context("loading the config").unwrap_err();
+        let text = describe(&e);
+        assert!(
+            text.starts_with(
+                "loading the config: cannot read config file /nonexistent/manyi.toml: "
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches("/nonexistent/manyi.toml").count(), 1, "{text}");
+        // `{:#}` repeats the OS error; describe does not.
+        let os_error = std::fs::read("/nonexistent/manyi.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(format!("{e:#}").matches(&os_error).count(), 2, "{e:#}");
+        assert_eq!(text.matches(&os_error).count(), 1, "{text}");
+        let plain = anyhow::anyhow!("outer").context("ctx");
+        assert_eq!(describe(&plain), "ctx: outer");
+    }
 }
