@@ -100,17 +100,21 @@ fn litotes_score_above_their_plain_negative() {
     }
 }
 
-/// Evaluates the default model on `fixture` (tests/fixtures), checks its row count and that it
-/// scores at least `accuracy` and `roc_auc`.
-fn assert_default_model_above(fixture: &str, rows: usize, accuracy: f64, roc_auc: f64) {
+fn default_model_on(fixture: &str) -> EvalReport {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let report: EvalReport = evaluate(&EvalArgs {
+    evaluate(&EvalArgs {
         data: vec![root.join("tests/fixtures").join(fixture)],
         model: root.join("models/default.json"),
         json: true,
         user_dict: None,
     })
-    .expect("eval runs");
+    .expect("eval runs")
+}
+
+/// Evaluates the default model on `fixture` (tests/fixtures), checks its row count and that it
+/// scores at least `accuracy` and `roc_auc`.
+fn assert_default_model_above(fixture: &str, rows: usize, accuracy: f64, roc_auc: f64) {
+    let report = default_model_on(fixture);
     assert_eq!(report.metrics.n, rows, "{fixture}");
     assert!(report.metrics.accuracy >= accuracy, "{fixture}: {report:?}");
     assert!(report.metrics.roc_auc >= roc_auc, "{fixture}: {report:?}");
@@ -134,4 +138,25 @@ fn other_domains_fixture_stays_above_its_floor() {
 #[test]
 fn more_domains_fixture_stays_above_its_floor() {
     assert_default_model_above("reviews-more-domains.csv", 660, 0.76, 0.85);
+}
+
+#[test]
+fn eval_reports_each_domain_of_a_fixture_that_has_them() {
+    let report = default_model_on("reviews-more-domains.csv");
+    assert_eq!(report.by_domain.len(), 11, "{report:?}");
+    assert!(report.by_domain.iter().all(|d| d.metrics.n == 60));
+    let confusions = report.by_domain.iter().map(|d| d.metrics.confusion);
+    let (false_neg, false_pos) =
+        confusions.fold((0, 0), |(n, p), c| (n + c.false_neg, p + c.false_pos));
+    let whole = report.metrics.confusion;
+    assert_eq!((false_neg, false_pos), (whole.false_neg, whole.false_pos));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["by_domain"][0]["n"], 60, "{json}");
+    // complaints.csv has no domain column: no breakdown, and no key in the JSON.
+    let report = default_model_on("complaints.csv");
+    assert!(report.by_domain.is_empty());
+    assert!(serde_json::to_value(&report)
+        .unwrap()
+        .get("by_domain")
+        .is_none());
 }

@@ -32,6 +32,8 @@ impl Label {
 pub struct Example {
     pub text: String,
     pub label: Label,
+    /// The CSV's optional `domain` column (`manyi eval` reports each domain apart).
+    pub domain: Option<String>,
 }
 
 /// Examples as read, in file order, with a record of every file.
@@ -110,6 +112,7 @@ fn load_lines(path: &Path, label: Label, corpus: &mut Corpus) -> Result<(), Mode
             .map(|l| Example {
                 text: l.to_string(),
                 label,
+                domain: None,
             }),
     );
     corpus.files.push(CorpusFile {
@@ -147,6 +150,7 @@ fn load_csv(path: &Path, corpus: &mut Corpus) -> Result<(), ModelError> {
     let text_col = find("text")
         .or_else(|| find("review"))
         .ok_or_else(|| missing("text` or `review"))?;
+    let domain_col = find("domain");
     let before = corpus.examples.len();
     for record in reader.records() {
         let record = record.map_err(csv_err)?;
@@ -170,9 +174,15 @@ fn load_csv(path: &Path, corpus: &mut Corpus) -> Result<(), ModelError> {
             .ok_or_else(|| bad("missing text field".into()))?
             .trim();
         if !text.is_empty() {
+            let domain = domain_col
+                .and_then(|c| record.get(c))
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string);
             corpus.examples.push(Example {
                 text: text.to_string(),
                 label,
+                domain,
             });
         }
     }
@@ -235,6 +245,7 @@ mod tests {
         Example {
             text: text.into(),
             label,
+            domain: None,
         }
     }
 

@@ -1,7 +1,9 @@
 //! `manyi eval`: scores labelled reviews with a model artifact and reports accuracy, macro-F1,
 //! ROC-AUC, Brier score, the confusion matrix and throughput (reviews/s, including segmentation).
-//! Rows are scored as given (no de-duplication): the report describes the file.
+//! Rows are scored as given (no de-duplication): the report describes the file. A CSV `domain`
+//! column adds the same metrics per domain.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -37,6 +39,45 @@ pub struct EvalReport {
     #[serde(flatten)]
     pub metrics: Metrics,
     pub reviews_per_sec: f64,
+    /// The same metrics for each value of the CSV's `domain` column, by name; rows without one
+    /// count as "(none)". Empty (and left out of the JSON) when no row has a domain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_domain: Vec<DomainReport>,
+}
+
+/// The metrics of one domain. A domain holding one label only has no ROC-AUC (null in JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainReport {
+    pub domain: String,
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+/// Metrics per domain, by domain name; empty when no example has a domain.
+fn by_domain(examples: &[data::Example], labels: &[Label], p: &[f64]) -> Vec<DomainReport> {
+    if examples.iter().all(|e| e.domain.is_none()) {
+        return Vec::new();
+    }
+    let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, e) in examples.iter().enumerate() {
+        rows.entry(e.domain.as_deref().unwrap_or("(none)"))
+            .or_default()
+            .push(i);
+    }
+    rows.into_iter()
+        .map(|(domain, rows)| {
+            let labels: Vec<Label> = rows.iter().map(|&i| labels[i]).collect();
+            let p: Vec<f64> = rows.iter().map(|&i| p[i]).collect();
+            let mut metrics = Metrics::compute(&labels, &p);
+            if labels.iter().all(|&l| l == labels[0]) {
+                metrics.roc_auc = f64::NAN;
+            }
+            DomainReport {
+                domain: domain.to_string(),
+                metrics,
+            }
+        })
+        .collect()
 }
 
 /// Scores `args.data` with `args.model` and returns the report.
@@ -57,6 +98,7 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport, ModelError> {
         model_version: model.version().to_string(),
         reviews_per_sec: m.n as f64 / seconds.max(1e-9),
         metrics: m,
+        by_domain: by_domain(&corpus.examples, &labels, &p),
     })
 }
 
@@ -83,5 +125,69 @@ pub fn run(args: &EvalArgs) -> Result<(), ModelError> {
     println!("  actual+   {:>10}  {:>10}", c.true_pos, c.false_neg);
     println!("  actual-   {:>10}  {:>10}", c.false_pos, c.true_neg);
     println!("throughput  {:.0} reviews/s", r.reviews_per_sec);
+    if !r.by_domain.is_empty() {
+        println!();
+        println!("reviews  accuracy  ROC-AUC  false+  false-  domain");
+        for d in &r.by_domain {
+            let m = &d.metrics;
+            let auc = if m.roc_auc.is_nan() {
+                "—".to_string()
+            } else {
+                format!("{:.4}", m.roc_auc)
+            };
+            println!(
+                "{:>7}  {:>8.4}  {:>7}  {:>6}  {:>6}  {}",
+                m.n, m.accuracy, auc, m.confusion.false_pos, m.confusion.false_neg, d.domain
+            );
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_reported_apart_and_one_label_domains_have_no_auc() {
+        use Label::{Negative as N, Positive as P};
+        let ex = |domain: Option<&str>, label| data::Example {
+            text: String::new(),
+            label,
+            domain: domain.map(str::to_string),
+        };
+        let examples = [
+            ex(Some("b"), P),
+            ex(Some("a"), P),
+            ex(Some("a"), N),
+            ex(None, N),
+            ex(Some("b"), P),
+            ex(Some("a"), N),
+        ];
+        let labels: Vec<Label> = examples.iter().map(|e| e.label).collect();
+        let p = [0.9, 0.8, 0.3, 0.6, 0.4, 0.7];
+        let d = by_domain(&examples, &labels, &p);
+        let names: Vec<&str> = d.iter().map(|d| d.domain.as_str()).collect();
+        assert_eq!(names, ["(none)", "a", "b"]);
+        let a = &d[1].metrics;
+        assert_eq!(
+            (a.n, a.confusion.false_pos, a.confusion.false_neg),
+            (3, 1, 0)
+        );
+        assert_eq!(a.roc_auc, 1.0);
+        let b = &d[2].metrics;
+        assert_eq!((b.n, b.confusion.false_neg), (2, 1));
+        assert!(b.roc_auc.is_nan());
+        let json = serde_json::to_value(&d[2]).unwrap();
+        assert_eq!(json["domain"], "b");
+        assert!(json["roc_auc"].is_null(), "{json}");
+        let none: Vec<data::Example> = examples
+            .iter()
+            .map(|e| data::Example {
+                domain: None,
+                ..e.clone()
+            })
+            .collect();
+        assert!(by_domain(&none, &labels, &p).is_empty());
+    }
 }
