@@ -15,8 +15,8 @@
 //! - lexicon: words of a sentiment lexicon (models/sentiment-lexicon.txt, compiled in) count as a
 //!   few polarity features — positive, negative, intensified, and for older specs negated
 //!   positive / negated negative — after negation (a cue before, or a prefix inside the token:
-//!   不慢, 没问题), in their own block
-//!   L2-normalised and scaled apart from the n-grams, so words seen rarely in training still count;
+//!   不慢, 没问题), in their own block L2-normalised and scaled apart from the n-grams, so words
+//!   seen rarely in training still count;
 //! - contrast: everything after the last contrastive conjunction (但是, 不过, 可是 …) is weighted
 //!   up, since the verdict usually follows it.
 
