@@ -206,7 +206,7 @@ fn read_events(
     longest_ms: i64,
     summary: &mut Summary,
 ) -> Result<Vec<Event>, BackfillError> {
-    let model = Model::load(&cfg.model.path).map_err(|source| BackfillError::Model {
+    let model = Model::open(&cfg.model.path).map_err(|source| BackfillError::Model {
         path: cfg.model.path.clone(),
         source,
     })?;

@@ -485,7 +485,7 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
     use crate::indices::IndexSettings;
     use crate::score::{score, ScoreParts, Scored};
     use crate::windows::{Layout, PartitionStore};
-    let Ok(model) = crate::model::Model::load(model) else {
+    let Ok(model) = crate::model::Model::open(model) else {
         return StageShares::default();
     };
     let Ok(segmenter) = crate::segment::Segmenter::new(None) else {

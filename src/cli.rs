@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::model::DEFAULT_MODEL_PATH;
+
 /// manyi (满意): Chinese customer feedback from Kafka → live satisfaction indices for Prometheus.
 #[derive(Debug, Parser)]
 #[command(name = "manyi", version, about)]
@@ -52,7 +54,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 200)]
     pub rate: u32,
     /// Model artifact.
-    #[arg(long, default_value = "models/default.json")]
+    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
     pub model: PathBuf,
     /// Don't draw the live table (logs only).
     #[arg(long)]
@@ -64,7 +66,7 @@ pub struct ScoreArgs {
     /// Texts to score; without any, reads one text per line from stdin.
     pub texts: Vec<String>,
     /// Model artifact.
-    #[arg(long, default_value = "models/default.json")]
+    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
     pub model: PathBuf,
     /// P(positive) below this is negative.
     #[arg(long, default_value_t = 0.4)]
@@ -100,7 +102,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub brokers: Option<String>,
     /// Model artifact.
-    #[arg(long, default_value = "models/default.json")]
+    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
     pub model: PathBuf,
     /// Produce at this steady rate (events/s) while the pipeline consumes, instead of in paused
     /// bursts: the latency then shows what the pipeline adds at that load, not queueing behind a

@@ -133,7 +133,7 @@ pub struct ModelConfig {
 }
 
 fn default_model_path() -> PathBuf {
-    PathBuf::from("models/default.json")
+    PathBuf::from(crate::model::DEFAULT_MODEL_PATH)
 }
 /// 0.4 / 0.6: a neutral band of ±0.1 around an undecided model.
 const fn default_negative_below() -> f64 {

@@ -49,7 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig(args) => {
             let cfg = Config::from_file(&args.config)?.validate()?;
-            Model::load(&cfg.model.path)
+            Model::open(&cfg.model.path)
                 .with_context(|| format!("model.path {}", cfg.model.path.display()))?;
             println!(
                 "{}: ok ({} topics, windows {})",
@@ -149,7 +149,7 @@ fn spawn_sighup(reload: std::sync::Arc<tokio::sync::Notify>) {
 
 fn score(args: &ScoreArgs) -> anyhow::Result<()> {
     let model =
-        Model::load(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+        Model::open(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
     let segmenter = Segmenter::new(None)?;
     let thresholds = Thresholds {
         negative_below: args.negative_below,

@@ -69,7 +69,7 @@ impl Pipeline {
     /// Loads the model, builds the consumer and binds the HTTP listener.
     pub async fn build(cfg: ValidConfig) -> Result<Pipeline, PipelineError> {
         let metrics = Metrics::new();
-        let model = Model::load(&cfg.model.path).map_err(|source| PipelineError::Model {
+        let model = Model::open(&cfg.model.path).map_err(|source| PipelineError::Model {
             path: cfg.model.path.clone(),
             source,
         })?;

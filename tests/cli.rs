@@ -87,6 +87,46 @@ fn score_prints_json_lines_from_args_and_stdin() {
 }
 
 #[test]
+fn eval_uses_the_built_in_default_model_from_any_directory_and_counts_empty_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("held-out.csv");
+    // A byte-order mark, CRLF line ends, a column of its own before `label`, a quoted text with a
+    // comma, quotes and a line break, and a row with an empty text.
+    std::fs::write(
+        &csv,
+        "\u{feff}cat,label,review\r\n书籍,1,\"很好，\"\"推荐\"\"\r\n值得一看\"\r\n\
+         书籍,0,\r\n水果,0,太难吃了\r\n水果,1, 新鲜 \r\n",
+    )
+    .unwrap();
+    let eval = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_manyi"));
+        c.current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .args(["eval", "--json", "--data"])
+            .arg(&csv);
+        c
+    };
+    let out = run_ok(&mut eval());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let default = manyi::model::Model::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json"),
+    )
+    .unwrap();
+    assert_eq!(report["model_version"], default.version());
+    assert_eq!(report["n"], 3, "{report}");
+    assert_eq!(report["skipped_empty_texts"], 1, "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("built into manyi"));
+
+    // Any other path must exist: the built-in model never stands in for it.
+    let out = eval()
+        .args(["--model", "models/mine.json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("models/mine.json"));
+}
+
+#[test]
 fn bench_writes_the_events_it_measures_as_valid_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let write_events = |name: &str| -> String {

@@ -41,6 +41,8 @@ pub struct Example {
 pub struct Corpus {
     pub examples: Vec<Example>,
     pub files: Vec<CorpusFile>,
+    /// CSV rows and lines whose text is empty (after trimming): not examples, only counted.
+    pub empty_texts: usize,
 }
 
 /// Result of de-duplication.
@@ -105,9 +107,12 @@ fn load_lines(path: &Path, label: Label, corpus: &mut Corpus) -> Result<(), Mode
         reason: "not UTF-8".to_string(),
     })?;
     let before = corpus.examples.len();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    // A final newline ends the last line; it does not make an empty one.
+    corpus.empty_texts += lines.iter().filter(|l| l.is_empty()).count();
     corpus.examples.extend(
-        text.lines()
-            .map(str::trim)
+        lines
+            .into_iter()
             .filter(|l| !l.is_empty())
             .map(|l| Example {
                 text: l.to_string(),
@@ -184,6 +189,8 @@ fn load_csv(path: &Path, corpus: &mut Corpus) -> Result<(), ModelError> {
                 label,
                 domain,
             });
+        } else {
+            corpus.empty_texts += 1;
         }
     }
     corpus.files.push(CorpusFile {

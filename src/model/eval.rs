@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::data::{self, Label};
 use super::metrics::Metrics;
-use super::{Model, ModelError};
+use super::{Model, ModelError, DEFAULT_MODEL_PATH};
 use crate::segment::Segmenter;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -21,7 +21,7 @@ pub struct EvalArgs {
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// Model artifact to evaluate.
-    #[arg(long, default_value = "models/default.json")]
+    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
     pub model: PathBuf,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -39,6 +39,8 @@ pub struct EvalReport {
     #[serde(flatten)]
     pub metrics: Metrics,
     pub reviews_per_sec: f64,
+    /// Rows whose text is empty: not scored, not in `n`.
+    pub skipped_empty_texts: usize,
     /// The same metrics for each value of the CSV's `domain` column, by name; rows without one
     /// count as "(none)". Empty (and left out of the JSON) when no row has a domain.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -82,7 +84,7 @@ fn by_domain(examples: &[data::Example], labels: &[Label], p: &[f64]) -> Vec<Dom
 
 /// Scores `args.data` with `args.model` and returns the report.
 pub fn evaluate(args: &EvalArgs) -> Result<EvalReport, ModelError> {
-    let model = Model::load(&args.model)?;
+    let model = Model::open(&args.model)?;
     let segmenter = Segmenter::new(args.user_dict.as_deref())?;
     let corpus = data::load(&args.data)?;
     let labels: Vec<Label> = corpus.examples.iter().map(|e| e.label).collect();
@@ -98,6 +100,7 @@ pub fn evaluate(args: &EvalArgs) -> Result<EvalReport, ModelError> {
         model_version: model.version().to_string(),
         reviews_per_sec: m.n as f64 / seconds.max(1e-9),
         metrics: m,
+        skipped_empty_texts: corpus.empty_texts,
         by_domain: by_domain(&corpus.examples, &labels, &p),
     })
 }
@@ -116,6 +119,12 @@ pub fn run(args: &EvalArgs) -> Result<(), ModelError> {
     let c = m.confusion;
     println!("model       {}", r.model_version);
     println!("reviews     {}", m.n);
+    if r.skipped_empty_texts > 0 {
+        println!(
+            "skipped     {} rows with an empty text",
+            r.skipped_empty_texts
+        );
+    }
     println!("accuracy    {:.4}", m.accuracy);
     println!("macro-F1    {:.4}", m.macro_f1);
     println!("ROC-AUC     {:.4}", m.roc_auc);

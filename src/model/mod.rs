@@ -33,6 +33,14 @@ pub const ARTIFACT_FORMAT: &str = "manyi-sentiment-model";
 /// Version of the artifact layout, checked at load.
 pub const ARTIFACT_FORMAT_VERSION: u32 = 1;
 
+/// Where the default model lives in a checkout, relative to the working directory; the default of
+/// every `--model` option and of `[model] path`.
+pub const DEFAULT_MODEL_PATH: &str = "models/default.json";
+
+/// models/default.json as of this build, so the commands that default to it also work from
+/// another directory or as an installed binary.
+const BUNDLED_DEFAULT: &[u8] = include_bytes!("../../models/default.json");
+
 /// Errors of loading, training and evaluating models.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -320,6 +328,21 @@ impl Model {
             source,
         })?;
         Self::from_json(path, &bytes)
+    }
+
+    /// [`Model::load`], except that [`DEFAULT_MODEL_PATH`], when no such file is in the working
+    /// directory, loads the copy compiled into this build. Any other path must exist.
+    pub fn open(path: &Path) -> Result<Model, ModelError> {
+        if path == Path::new(DEFAULT_MODEL_PATH) && !path.exists() {
+            let model =
+                Self::from_json(Path::new("(built-in) models/default.json"), BUNDLED_DEFAULT)?;
+            tracing::info!(
+                model_version = model.version(),
+                "no {DEFAULT_MODEL_PATH} in the working directory: using the model built into manyi"
+            );
+            return Ok(model);
+        }
+        Self::load(path)
     }
 
     fn from_json(path: &Path, bytes: &[u8]) -> Result<Model, ModelError> {
