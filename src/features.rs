@@ -17,6 +17,8 @@
 //!   positive / negated negative — after negation (a cue before, or a prefix inside the token:
 //!   不慢, 没问题), in their own block L2-normalised and scaled apart from the n-grams, so words
 //!   seen rarely in training still count;
+//! - attribute pairs: an attribute and a magnitude word (价格偏高, 续航长, 噪音也不大, 高油耗) count
+//!   as one lexicon match whose polarity depends on both (models/attribute-lexicon.txt);
 //! - contrast: everything after the last contrastive conjunction (但是, 不过, 可是 …) is weighted
 //!   up, since the verdict usually follows it.
 
@@ -118,7 +120,32 @@ pub enum Lexicon {
         /// fingerprints stay as they were.
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         negated_keys: bool,
+        /// Attribute–magnitude pairs. Specs written before the field existed have none: absent
+        /// means none, and none is not written, so their fingerprints stay as they were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attributes: Option<Box<Attributes>>,
     },
+}
+
+/// Attributes whose evaluation depends on a magnitude word: 价格 + 高 is negative, 续航 + 长
+/// positive. A pair counts as one lexicon match of its polarity (flipped by negation, so 价格也不高
+/// is positive and 性价比不高 negative) in place of the two words' own lexicon polarity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attributes {
+    /// Attributes of which more is better (续航, 性价比).
+    pub more_is_better: Vec<String>,
+    /// Attributes of which more is worse (价格, 噪音).
+    pub more_is_worse: Vec<String>,
+    /// Magnitude words saying more (高, 大, 长) and less (低, 小, 短).
+    pub more: Vec<String>,
+    pub less: Vec<String>,
+    /// Degree words that may start a magnitude token (偏高, 很小) or stand between the pair.
+    pub prefixes: Vec<String>,
+    /// Other tokens that may stand between the pair (也, 都, 还); negation cues may too.
+    pub fillers: Vec<String>,
+    /// At most this many tokens between an attribute and its magnitude.
+    pub max_gap: u8,
 }
 
 fn yes() -> bool {
@@ -242,6 +269,52 @@ pub fn parse_lexicon(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
     Ok((pos, neg))
 }
 
+/// The hand-written attribute lexicon, `word role` lines; see the file's header.
+pub const DEFAULT_ATTRIBUTES: &str = include_str!("../models/attribute-lexicon.txt");
+
+/// Tokens allowed between an attribute and its magnitude word in the default spec.
+pub const DEFAULT_ATTRIBUTE_GAP: u8 = 3;
+
+/// Parses attribute-lexicon text (`word role` per line, `#` comments; roles `better`, `worse`,
+/// `more`, `less`, `prefix`, `filler`).
+pub fn parse_attributes(text: &str, max_gap: u8) -> Result<Attributes, String> {
+    let mut a = Attributes {
+        more_is_better: Vec::new(),
+        more_is_worse: Vec::new(),
+        more: Vec::new(),
+        less: Vec::new(),
+        prefixes: Vec::new(),
+        fillers: Vec::new(),
+        max_gap,
+    };
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let list = match line.split_whitespace().collect::<Vec<_>>()[..] {
+            [w, role] => match role {
+                "better" => Some((&mut a.more_is_better, w)),
+                "worse" => Some((&mut a.more_is_worse, w)),
+                "more" => Some((&mut a.more, w)),
+                "less" => Some((&mut a.less, w)),
+                "prefix" => Some((&mut a.prefixes, w)),
+                "filler" => Some((&mut a.fillers, w)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((list, w)) = list else {
+            return Err(format!(
+                "attribute lexicon line {}: expected `word better|worse|more|less|prefix|filler`",
+                i + 1
+            ));
+        };
+        list.push(w.to_string());
+    }
+    Ok(a)
+}
+
 /// Default lexicon scale (the polarity block's norm next to the n-grams' norm of 1).
 pub const DEFAULT_LEXICON_SCALE: f32 = 1.0;
 /// Default weight of the tokens after the last contrastive conjunction: 1, i.e. off — weighting
@@ -326,14 +399,17 @@ fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// The compiled-in lexicon with the given scale.
+/// The compiled-in lexicon with the given scale, and the compiled-in attribute pairs.
 pub fn default_lexicon(scale: f32) -> Lexicon {
     let (positive, negative) = parse_lexicon(DEFAULT_LEXICON).expect("the bundled lexicon parses");
+    let attributes = parse_attributes(DEFAULT_ATTRIBUTES, DEFAULT_ATTRIBUTE_GAP)
+        .expect("the bundled attribute lexicon parses");
     Lexicon::Polarity {
         positive,
         negative,
         scale,
         negated_keys: false,
+        attributes: Some(Box::new(attributes)),
     }
 }
 
@@ -399,6 +475,11 @@ pub struct Featurizer {
     /// Some word is a contrastive conjunction.
     has_contrast: bool,
     contrast_weight: f32,
+    /// The spec has attribute pairs; at most `attribute_gap` tokens between the two words.
+    has_attributes: bool,
+    attribute_gap: usize,
+    /// The last chars of the attributes of two or more chars, sorted.
+    attribute_ends: Vec<char>,
 }
 
 /// The table is fixed when the featurizer is built and only ever looked up, so the flooding
@@ -414,6 +495,25 @@ struct WordInfo {
     conjunction: bool,
     /// Lexicon polarity: +1, −1, or 0 for a word not in the lexicon.
     polarity: i8,
+    /// Attribute direction: +1 more is better, −1 more is worse, 0 not an attribute.
+    attribute: i8,
+    /// Magnitude word: +1 more, −1 less, 0 neither.
+    magnitude: i8,
+    /// May start a magnitude token (偏高) or stand between an attribute and its magnitude.
+    magnitude_prefix: bool,
+    /// May stand between an attribute and its magnitude.
+    filler: bool,
+}
+
+/// What the attribute pairs of a clause make of one of its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairRole {
+    /// Not in a pair: its own lexicon polarity, if any.
+    Free,
+    /// The other word of a pair: no polarity of its own.
+    Silent,
+    /// Carries the pair's polarity, and whether a negation prefix inside the token (不高) made it.
+    Carries(i8, bool),
 }
 
 /// A sparse feature vector: sorted, unique bucket indices with their values. Reused across calls.
@@ -434,6 +534,9 @@ pub struct SparseVec {
     word_neg: Vec<bool>,
     /// Per char of the clause: inside a negation scope (or a cue).
     char_neg: Vec<bool>,
+    /// Per word of the clause: its entry in the word table, and its part in an attribute pair.
+    word_infos: Vec<WordInfo>,
+    pair_roles: Vec<PairRole>,
     lex: [f32; LEX_KEYS.len()],
     /// Each non-empty clause of the last [`Featurizer::extract`]: its words and its part of `raw`
     /// and of `lex`, so [`Featurizer::extract_span`] can reuse them.
@@ -568,6 +671,7 @@ impl Featurizer {
                 negative,
                 scale,
                 negated_keys,
+                ..
             } => {
                 check("lexicon scale", *scale)?;
                 // A word in both lists is positive.
@@ -597,6 +701,45 @@ impl Featurizer {
                 (!conjunctions.is_empty(), *weight)
             }
         };
+        let attributes = match &spec.lexicon {
+            Lexicon::Polarity {
+                attributes: Some(a),
+                ..
+            } => Some(a),
+            _ => None,
+        };
+        if let Some(a) = attributes {
+            for (list, dir) in [(&a.more_is_better, 1), (&a.more_is_worse, -1)] {
+                for w in list {
+                    info(&mut words, w).attribute = dir;
+                }
+            }
+            for (list, dir) in [(&a.more, 1), (&a.less, -1)] {
+                for w in list {
+                    info(&mut words, w).magnitude = dir;
+                }
+            }
+            for w in &a.prefixes {
+                info(&mut words, w).magnitude_prefix = true;
+            }
+            for w in &a.fillers {
+                info(&mut words, w).filler = true;
+            }
+        }
+        let has_attributes = attributes.is_some_and(|a| {
+            let has_attributes = !a.more_is_better.is_empty() || !a.more_is_worse.is_empty();
+            let has_magnitudes = !a.more.is_empty() || !a.less.is_empty();
+            has_attributes && has_magnitudes
+        });
+        let attribute_gap = attributes.map_or(0, |a| a.max_gap as usize);
+        let mut attribute_ends: Vec<char> = attributes
+            .iter()
+            .flat_map(|a| a.more_is_better.iter().chain(&a.more_is_worse))
+            .filter(|w| w.chars().nth(1).is_some())
+            .filter_map(|w| w.chars().next_back())
+            .collect();
+        attribute_ends.sort_unstable();
+        attribute_ends.dedup();
         let mark_chars = matches!(
             spec.negation,
             Negation::Scope {
@@ -616,6 +759,9 @@ impl Featurizer {
             mark_chars,
             has_contrast,
             contrast_weight,
+            has_attributes,
+            attribute_gap,
+            attribute_ends,
         };
         for (k, key) in LEX_KEYS.iter().enumerate() {
             f.lex_buckets[k] = f.bucket(Namespace::Lexicon, &[key]);
@@ -680,6 +826,88 @@ impl Featurizer {
                 p => Some((-p, true)),
             }
         })
+    }
+
+    /// Direction of a magnitude token (高, 偏高, 不高, 不太高), and whether a negation prefix
+    /// inside it flips it.
+    fn magnitude_of(&self, w: &str) -> Option<(i8, bool)> {
+        let plain = |w: &str| {
+            let m = self.info(w).magnitude;
+            if m != 0 {
+                return Some(m);
+            }
+            // One degree prefix: 偏高, 很小, 太低.
+            w.char_indices().skip(1).find_map(|(i, _)| {
+                let m = self.info(&w[i..]).magnitude;
+                (m != 0 && self.info(&w[..i]).magnitude_prefix).then_some(m)
+            })
+        };
+        if let Some(m) = plain(w) {
+            return Some((m, false));
+        }
+        self.prefixes.iter().find_map(|pre| {
+            let rest = w.strip_prefix(pre.as_str())?;
+            plain(rest).map(|m| (m, true))
+        })
+    }
+
+    /// Direction of an attribute token (`info` is its entry), or of the attribute of two or more
+    /// characters it ends with (电池容量 → 容量); 0 for neither.
+    fn attribute_of(&self, w: &str, info: WordInfo) -> i8 {
+        if info.attribute != 0 {
+            return info.attribute;
+        }
+        // Most tokens end with a char no attribute ends with: one search instead of a lookup per
+        // suffix.
+        let Some(last) = w.chars().next_back() else {
+            return 0;
+        };
+        if self.attribute_ends.binary_search(&last).is_err() {
+            return 0;
+        }
+        w.char_indices()
+            .skip(1)
+            .map(|(i, _)| &w[i..])
+            .take_while(|rest| rest.chars().nth(1).is_some())
+            .map(|rest| self.info(rest).attribute)
+            .find(|&a| a != 0)
+            .unwrap_or(0)
+    }
+
+    /// The attribute pairs of a clause into `roles` (one per word): an attribute followed by its
+    /// magnitude within the allowed gap (价格偏高, 噪音也不大), where the magnitude carries the
+    /// pair; else a magnitude right before it (高油耗), where the attribute carries it.
+    fn attribute_pairs(&self, words: &[&str], infos: &[WordInfo], roles: &mut Vec<PairRole>) {
+        roles.clear();
+        roles.resize(words.len(), PairRole::Free);
+        let carry = |a: i8, (m, inner): (i8, bool)| {
+            // A prefix inside the token (不高) flips the pair here; a cue token before it flips
+            // it with the rest of the scope, like any lexicon match.
+            PairRole::Carries(if inner { -a * m } else { a * m }, inner)
+        };
+        for k in 0..words.len() {
+            let a = self.attribute_of(words[k], infos[k]);
+            if a == 0 || roles[k] != PairRole::Free {
+                continue;
+            }
+            for j in k + 1..words.len().min(k + 2 + self.attribute_gap) {
+                if let Some(m) = self.magnitude_of(words[j]) {
+                    roles[k] = PairRole::Silent;
+                    roles[j] = carry(a, m);
+                    break;
+                }
+                let i = infos[j];
+                if !(i.filler || i.magnitude_prefix || i.cue) {
+                    break;
+                }
+            }
+            if roles[k] == PairRole::Free && k > 0 && roles[k - 1] == PairRole::Free {
+                if let Some(m) = self.magnitude_of(words[k - 1]) {
+                    roles[k - 1] = PairRole::Silent;
+                    roles[k] = carry(a, m);
+                }
+            }
+        }
     }
 
     /// Features of already segmented (and normalised) words into `out` (cleared first).
@@ -824,6 +1052,13 @@ impl Featurizer {
         }
         let bigrams = self.spec.words == WordGrams::UnigramsAndBigrams;
         out.word_neg.clear();
+        out.word_infos.clear();
+        out.word_infos.extend(words.iter().map(|w| self.info(w)));
+        if self.has_attributes {
+            let mut roles = std::mem::take(&mut out.pair_roles);
+            self.attribute_pairs(words, &out.word_infos, &mut roles);
+            out.pair_roles = roles;
+        }
         let mut negated = false;
         let mut scope_left = 0usize;
         let mut intensify = false;
@@ -834,12 +1069,20 @@ impl Featurizer {
             } else {
                 1.0
             };
-            let info = self.info(w);
+            let info = out.word_infos[k];
             let is_cue = info.cue;
-            let polarity = if self.mark_chars || (!is_cue && self.has_lexicon) {
-                self.polarity(w, info)
+            let role = if self.has_attributes {
+                out.pair_roles[k]
             } else {
-                None
+                PairRole::Free
+            };
+            let polarity = match role {
+                PairRole::Silent => None,
+                PairRole::Carries(p, inner) => Some((p, inner)),
+                PairRole::Free if self.mark_chars || (!is_cue && self.has_lexicon) => {
+                    self.polarity(w, info)
+                }
+                PairRole::Free => None,
             };
             let (word_ns, bigram_ns) = if negated {
                 (Namespace::NegatedWord, Namespace::NegatedBigram)
@@ -982,7 +1225,7 @@ mod tests {
         assert_eq!(f.bucket_chars(&['不', '错']), 163_983);
         // The default spec's fingerprint also changes with the bundled lexicon's words; that
         // only needs this value updated (artifacts carry their own spec and keep loading).
-        assert_eq!(FeatureSpec::default().fingerprint(), "21783a6d30ecc2e6");
+        assert_eq!(FeatureSpec::default().fingerprint(), "bfe325e35c6c55b6");
     }
 
     proptest::proptest! {
@@ -1094,6 +1337,64 @@ mod tests {
     }
 
     #[test]
+    fn attribute_pairs_take_their_polarity_from_both_words() {
+        let f = featurizer();
+        let mut v = SparseVec::default();
+        // (words as jieba cuts them, effective polarity of the one lexicon match)
+        for (words, positive) in [
+            (&["价格", "偏高"][..], false),
+            (&["价格", "也", "不", "高"], true),
+            (&["性价比", "低"], false),
+            (&["性价比", "不高"], false),
+            (&["性价比", "很", "高"], true),
+            (&["噪音", "很小"], true),
+            (&["噪音", "比较", "大"], false),
+            (&["续航", "短"], false),
+            (&["高", "油耗"], false),
+            (&["低", "延迟"], true),
+            (&["电池容量", "大"], true),
+            (&["耗电", "快"], false),
+            (&["不是", "价格", "高"], true),
+        ] {
+            f.extract(words, &mut v);
+            let (p, n) = v.lexicon_matches();
+            assert_eq!(
+                (p, n),
+                if positive { (1.0, 0.0) } else { (0.0, 1.0) },
+                "{words:?}"
+            );
+        }
+        // Too far apart, or apart across a clause end: each word keeps its own polarity
+        // (性价比 and 快 are lexicon words, 价格 and 高 are not).
+        for (words, matches) in [
+            (&["性价比", "这", "东西", "说", "高"][..], (1.0, 0.0)),
+            (&["价格", "，", "高"], (0.0, 0.0)),
+            (&["物流", "快"], (1.0, 0.0)),
+        ] {
+            f.extract(words, &mut v);
+            assert_eq!(v.lexicon_matches(), matches, "{words:?}");
+        }
+        // A spec without pairs scores the words alone.
+        let mut spec = FeatureSpec::default();
+        if let Lexicon::Polarity { attributes, .. } = &mut spec.lexicon {
+            *attributes = None;
+        }
+        let plain = Featurizer::new(spec).unwrap();
+        plain.extract(&["性价比", "低"], &mut v);
+        assert_eq!(v.lexicon_matches(), (1.0, 0.0));
+    }
+
+    #[test]
+    fn bundled_attribute_lexicon_parses_and_bad_lines_are_named() {
+        let a = parse_attributes(DEFAULT_ATTRIBUTES, DEFAULT_ATTRIBUTE_GAP).unwrap();
+        assert!(a.more_is_better.iter().any(|w| w == "续航"));
+        assert!(a.more_is_worse.iter().any(|w| w == "价格"));
+        assert!(a.more.iter().any(|w| w == "高") && a.less.iter().any(|w| w == "低"));
+        let err = parse_attributes("价格 worse\n高 higher\n", 3).unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
     fn specs_without_negated_keys_field_keep_them_and_their_fingerprint() {
         // A lexicon spec as written before the field existed.
         let old = r#"{"mode":"polarity","positive":["好"],"negative":["差"],"scale":1.0}"#;
@@ -1102,6 +1403,7 @@ mod tests {
             lexicon,
             Lexicon::Polarity {
                 negated_keys: true,
+                attributes: None,
                 ..
             }
         ));

@@ -93,6 +93,10 @@ pub struct TrainArgs {
     /// flipped polarity (off: the flip alone speaks; on: the spec-2 behaviour until 2026-11-26).
     #[arg(long, value_enum, default_value_t = Switch::Off)]
     pub lexicon_negated_keys: Switch,
+    /// Attribute–magnitude pairs (价格偏高 negative, 续航长 positive; models/attribute-lexicon.txt)
+    /// count as lexicon matches (needs the lexicon).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub attributes: Switch,
     /// Weight of the tokens after the last contrastive conjunction; 1 turns it off.
     #[arg(long, default_value_t = crate::features::DEFAULT_CONTRAST_WEIGHT)]
     pub contrast_weight: f32,
@@ -172,8 +176,16 @@ impl TrainArgs {
             spec.lexicon = Lexicon::Off;
         } else {
             spec.lexicon = default_lexicon(self.lexicon_scale);
-            if let Lexicon::Polarity { negated_keys, .. } = &mut spec.lexicon {
+            if let Lexicon::Polarity {
+                negated_keys,
+                attributes,
+                ..
+            } = &mut spec.lexicon
+            {
                 *negated_keys = self.lexicon_negated_keys == Switch::On;
+                if self.attributes == Switch::Off {
+                    *attributes = None;
+                }
             }
         }
         spec.contrast = if self.contrast_weight == 1.0 {
@@ -610,6 +622,7 @@ mod tests {
             char_ngrams: CharNgramArg(Some(CharNgrams { min: 1, max: 2 })),
             lexicon_scale: 1.0,
             lexicon_negated_keys: Switch::Off,
+            attributes: Switch::On,
             contrast_weight: 2.0,
             balance_lengths: Switch::On,
             nb_weighting: 0.5,
