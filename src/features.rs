@@ -130,7 +130,7 @@ pub enum Lexicon {
 /// Attributes whose evaluation depends on a magnitude word: 价格 + 高 is negative, 续航 + 长
 /// positive. A pair counts as one lexicon match of its polarity (flipped by negation, so 价格也不高
 /// is positive and 性价比不高 negative) in place of the two words' own lexicon polarity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Attributes {
     /// Attributes of which more is better (续航, 性价比).
@@ -279,13 +279,8 @@ pub const DEFAULT_ATTRIBUTE_GAP: u8 = 3;
 /// `more`, `less`, `prefix`, `filler`).
 pub fn parse_attributes(text: &str, max_gap: u8) -> Result<Attributes, String> {
     let mut a = Attributes {
-        more_is_better: Vec::new(),
-        more_is_worse: Vec::new(),
-        more: Vec::new(),
-        less: Vec::new(),
-        prefixes: Vec::new(),
-        fillers: Vec::new(),
         max_gap,
+        ..Attributes::default()
     };
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -727,9 +722,9 @@ impl Featurizer {
             }
         }
         let has_attributes = attributes.is_some_and(|a| {
-            let has_attributes = !a.more_is_better.is_empty() || !a.more_is_worse.is_empty();
+            let has_words = !a.more_is_better.is_empty() || !a.more_is_worse.is_empty();
             let has_magnitudes = !a.more.is_empty() || !a.less.is_empty();
-            has_attributes && has_magnitudes
+            has_words && has_magnitudes
         });
         let attribute_gap = attributes.map_or(0, |a| a.max_gap as usize);
         let mut attribute_ends: Vec<char> = attributes
