@@ -19,6 +19,8 @@
 //!   seen rarely in training still count;
 //! - attribute pairs: an attribute and a magnitude word (价格偏高, 续航长, 噪音也不大, 高油耗) count
 //!   as one lexicon match whose polarity depends on both (models/attribute-lexicon.txt);
+//! - cues yield: a negation cue whose scope holds a lexicon match or a pair adds no features of
+//!   its own, so 没有问题 is judged by the flipped 问题 rather than by the lean of 没有;
 //! - contrast: everything after the last contrastive conjunction (但是, 不过, 可是 …) is weighted
 //!   up, since the verdict usually follows it.
 
@@ -124,6 +126,14 @@ pub enum Lexicon {
         /// means none, and none is not written, so their fingerprints stay as they were.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attributes: Option<Box<Attributes>>,
+        /// A negation cue whose scope holds a lexicon match (or an attribute pair) adds none of
+        /// its own features (the cue word, the word bigrams it is part of, the char n-grams made
+        /// of its chars alone): the flipped match says what the negation means, while the cue's
+        /// own lean in training text (没有 alone leans hard towards complaints) would outweigh it
+        /// in 没让我失望 or 没有异味. Specs written before the field existed do not: absent means
+        /// false, and false is not written, so their fingerprints stay as they were.
+        #[serde(default, skip_serializing_if = "is_false")]
+        cues_yield: bool,
     },
 }
 
@@ -154,6 +164,10 @@ fn yes() -> bool {
 
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -405,6 +419,7 @@ pub fn default_lexicon(scale: f32) -> Lexicon {
         scale,
         negated_keys: false,
         attributes: Some(Box::new(attributes)),
+        cues_yield: true,
     }
 }
 
@@ -466,6 +481,8 @@ pub struct Featurizer {
     /// See [`Lexicon::Polarity`]'s `negated_keys`.
     lex_negated_keys: bool,
     lex_buckets: [u32; LEX_KEYS.len()],
+    /// See [`Lexicon::Polarity`]'s `cues_yield`.
+    cues_yield: bool,
     mark_chars: bool,
     /// Some word is a contrastive conjunction.
     has_contrast: bool,
@@ -532,6 +549,12 @@ pub struct SparseVec {
     /// Per word of the clause: its entry in the word table, and its part in an attribute pair.
     word_infos: Vec<WordInfo>,
     pair_roles: Vec<PairRole>,
+    /// Per word of the clause: its lexicon polarity (or its pair's), and whether a negation
+    /// prefix inside it made it; and whether it is a cue that yields to a match in its scope.
+    word_polarities: Vec<Option<(i8, bool)>>,
+    word_yields: Vec<bool>,
+    /// Per char of the clause: part of a yielding cue.
+    char_yields: Vec<bool>,
     lex: [f32; LEX_KEYS.len()],
     /// Each non-empty clause of the last [`Featurizer::extract`]: its words and its part of `raw`
     /// and of `lex`, so [`Featurizer::extract_span`] can reuse them.
@@ -659,13 +682,14 @@ impl Featurizer {
                 })
             }
         };
-        let (has_lexicon, lex_scale, lex_negated_keys) = match &spec.lexicon {
-            Lexicon::Off => (false, 0.0, false),
+        let (has_lexicon, lex_scale, lex_negated_keys, cues_yield) = match &spec.lexicon {
+            Lexicon::Off => (false, 0.0, false, false),
             Lexicon::Polarity {
                 positive,
                 negative,
                 scale,
                 negated_keys,
+                cues_yield,
                 ..
             } => {
                 check("lexicon scale", *scale)?;
@@ -680,6 +704,7 @@ impl Featurizer {
                     !positive.is_empty() || !negative.is_empty(),
                     *scale,
                     *negated_keys,
+                    *cues_yield,
                 )
             }
         };
@@ -735,6 +760,7 @@ impl Featurizer {
             .collect();
         attribute_ends.sort_unstable();
         attribute_ends.dedup();
+        let cues_yield = cues_yield && has_lexicon && !matches!(spec.negation, Negation::Off);
         let mark_chars = matches!(
             spec.negation,
             Negation::Scope {
@@ -751,6 +777,7 @@ impl Featurizer {
             lex_scale,
             lex_negated_keys,
             lex_buckets: [0; LEX_KEYS.len()],
+            cues_yield,
             mark_chars,
             has_contrast,
             contrast_weight,
@@ -1054,6 +1081,30 @@ impl Featurizer {
             self.attribute_pairs(words, &out.word_infos, &mut roles);
             out.pair_roles = roles;
         }
+        out.word_polarities.clear();
+        for (k, &w) in words.iter().enumerate() {
+            let info = out.word_infos[k];
+            let role = if self.has_attributes {
+                out.pair_roles[k]
+            } else {
+                PairRole::Free
+            };
+            out.word_polarities.push(match role {
+                PairRole::Silent => None,
+                PairRole::Carries(p, inner) => Some((p, inner)),
+                PairRole::Free if self.mark_chars || (!info.cue && self.has_lexicon) => {
+                    self.polarity(w, info)
+                }
+                PairRole::Free => None,
+            });
+        }
+        let yielding = self.cues_yield
+            && yielding_cues(
+                &out.word_infos,
+                &out.word_polarities,
+                max_scope,
+                &mut out.word_yields,
+            );
         let mut negated = false;
         let mut scope_left = 0usize;
         let mut intensify = false;
@@ -1066,31 +1117,23 @@ impl Featurizer {
             };
             let info = out.word_infos[k];
             let is_cue = info.cue;
-            let role = if self.has_attributes {
-                out.pair_roles[k]
-            } else {
-                PairRole::Free
-            };
-            let polarity = match role {
-                PairRole::Silent => None,
-                PairRole::Carries(p, inner) => Some((p, inner)),
-                PairRole::Free if self.mark_chars || (!is_cue && self.has_lexicon) => {
-                    self.polarity(w, info)
-                }
-                PairRole::Free => None,
-            };
+            let polarity = out.word_polarities[k];
+            let yields = yielding && out.word_yields[k];
             let (word_ns, bigram_ns) = if negated {
                 (Namespace::NegatedWord, Namespace::NegatedBigram)
             } else {
                 (Namespace::Word, Namespace::Bigram)
             };
-            assemble_key(&mut out.key, word_ns, &[w]);
-            out.raw.push((self.bucket_of_key(&out.key), weight));
+            if !yields {
+                assemble_key(&mut out.key, word_ns, &[w]);
+                out.raw.push((self.bucket_of_key(&out.key), weight));
+            }
             if self.mark_chars {
                 let mark = negated || is_cue || polarity.is_some_and(|(_, inner)| inner);
                 out.word_neg.push(mark);
             }
-            if bigrams {
+            let prev_yields = yielding && k > 0 && out.word_yields[k - 1];
+            if bigrams && !yields && !prev_yields {
                 if let Some(p) = prev {
                     assemble_key(&mut out.key, bigram_ns, &[p, w]);
                     out.raw.push((self.bucket_of_key(&out.key), weight));
@@ -1140,6 +1183,7 @@ impl Featurizer {
             out.clause_bytes.clear();
             out.char_starts.clear();
             out.char_neg.clear();
+            out.char_yields.clear();
             let mut pivot_char = None;
             for (k, w) in words.iter().enumerate() {
                 if k == pivot {
@@ -1150,6 +1194,9 @@ impl Featurizer {
                     out.char_starts.push(base + i);
                     if self.mark_chars {
                         out.char_neg.push(out.word_neg[k]);
+                    }
+                    if yielding {
+                        out.char_yields.push(out.word_yields[k]);
                     }
                 }
                 out.clause_bytes.extend_from_slice(w.as_bytes());
@@ -1163,6 +1210,9 @@ impl Featurizer {
             let mut key = [0u8; 1 + MAX_GRAM_BYTES];
             for n in min as usize..=max as usize {
                 for k in 0..(chars + 1).saturating_sub(n) {
+                    if yielding && out.char_yields[k..k + n].iter().all(|&y| y) {
+                        continue;
+                    }
                     let weight = if k >= pivot_char {
                         self.contrast_weight
                     } else {
@@ -1182,6 +1232,35 @@ impl Featurizer {
             }
         }
     }
+}
+
+/// Marks in `yields` the negation cues (per `infos`) whose scope holds a word with a lexicon
+/// polarity (per `polarities`): the scope runs until the next cue, the clause's end, or
+/// `max_scope` words if that is non-zero. Returns true if any cue yields.
+fn yielding_cues(
+    infos: &[WordInfo],
+    polarities: &[Option<(i8, bool)>],
+    max_scope: usize,
+    yields: &mut Vec<bool>,
+) -> bool {
+    yields.clear();
+    yields.resize(infos.len(), false);
+    let mut any = false;
+    for k in 0..infos.len() {
+        if !infos[k].cue {
+            continue;
+        }
+        let end = if max_scope > 0 {
+            (k + 1 + max_scope).min(infos.len())
+        } else {
+            infos.len()
+        };
+        yields[k] = (k + 1..end)
+            .take_while(|&j| !infos[j].cue)
+            .any(|j| polarities[j].is_some());
+        any |= yields[k];
+    }
+    any
 }
 
 /// Writes the bytes [`Featurizer::bucket`] hashes into `key` (cleared first): the namespace
@@ -1220,7 +1299,7 @@ mod tests {
         assert_eq!(f.bucket_chars(&['不', '错']), 163_983);
         // The default spec's fingerprint also changes with the bundled lexicon's words; that
         // only needs this value updated (artifacts carry their own spec and keep loading).
-        assert_eq!(FeatureSpec::default().fingerprint(), "bfe325e35c6c55b6");
+        assert_eq!(FeatureSpec::default().fingerprint(), "b0808dae781c622d");
     }
 
     proptest::proptest! {
@@ -1263,9 +1342,57 @@ mod tests {
     fn double_negation_flips_back() {
         let f = featurizer();
         let mut v = SparseVec::default();
-        f.extract(&["不是", "不", "好"], &mut v);
-        assert!(has(&f, &v, Namespace::Word, &["好"]));
+        f.extract(&["不是", "不", "去"], &mut v);
+        assert!(has(&f, &v, Namespace::Word, &["去"]));
         assert!(has(&f, &v, Namespace::NegatedWord, &["不"]));
+    }
+
+    #[test]
+    fn cues_yield_to_a_lexicon_match_in_their_scope() {
+        let f = featurizer();
+        let mut v = SparseVec::default();
+        let cue_features = |f: &Featurizer, v: &SparseVec, cue: &str, next: &str| {
+            [
+                has(f, v, Namespace::Word, &[cue]),
+                has(f, v, Namespace::NegatedBigram, &[cue, next]),
+                has(f, v, Namespace::NegatedChar, &[cue]),
+            ]
+        };
+        // 问题 is a lexicon word: the flipped match speaks, the cue adds nothing of its own.
+        f.extract(&["没有", "问题"], &mut v);
+        assert_eq!(cue_features(&f, &v, "没有", "问题"), [false; 3]);
+        assert!(has(&f, &v, Namespace::NegatedWord, &["问题"]));
+        assert!(has(&f, &v, Namespace::NegatedChar, &["没有问"]));
+        assert!(lex(&f, &v, "+") > 0.0 && lex(&f, &v, "-") == 0.0);
+        // Nothing of the lexicon in its scope: the cue keeps its features.
+        f.extract(&["没有", "热水"], &mut v);
+        assert_eq!(cue_features(&f, &v, "没有", "热水"), [true; 3]);
+        // The scope ends at punctuation, and at the next cue.
+        f.extract(&["没有", "热水", "，", "失望"], &mut v);
+        assert_eq!(cue_features(&f, &v, "没有", "热水"), [true; 3]);
+        f.extract(&["不是", "不", "好"], &mut v);
+        assert!(has(&f, &v, Namespace::Word, &["不是"]));
+        assert!(!has(&f, &v, Namespace::NegatedWord, &["不"]));
+        assert!(!has(&f, &v, Namespace::NegatedBigram, &["不是", "不"]));
+        // An attribute pair is a lexicon match too (性价比 … 高 is one positive match).
+        f.extract(&["性价比", "不", "高"], &mut v);
+        assert!(!has(&f, &v, Namespace::Word, &["不"]));
+        assert!(lex(&f, &v, "-") > 0.0 && lex(&f, &v, "+") == 0.0);
+        // A limited scope only looks that far.
+        let (mut spec, mut limited) = (FeatureSpec::default(), FeatureSpec::default());
+        if let Negation::Scope { max_words, .. } = &mut limited.negation {
+            *max_words = 1;
+        }
+        let limited = Featurizer::new(limited).unwrap();
+        limited.extract(&["没有", "热水", "问题"], &mut v);
+        assert_eq!(cue_features(&limited, &v, "没有", "热水"), [true; 3]);
+        // A spec without the field keeps every cue's features.
+        if let Lexicon::Polarity { cues_yield, .. } = &mut spec.lexicon {
+            *cues_yield = false;
+        }
+        let keeps = Featurizer::new(spec).unwrap();
+        keeps.extract(&["没有", "问题"], &mut v);
+        assert_eq!(cue_features(&keeps, &v, "没有", "问题"), [true; 3]);
     }
 
     #[test]
@@ -1390,7 +1517,7 @@ mod tests {
     }
 
     #[test]
-    fn specs_without_negated_keys_field_keep_them_and_their_fingerprint() {
+    fn specs_without_the_newer_lexicon_fields_keep_their_behaviour_and_fingerprint() {
         // A lexicon spec as written before the field existed.
         let old = r#"{"mode":"polarity","positive":["好"],"negative":["差"],"scale":1.0}"#;
         let lexicon: Lexicon = serde_json::from_str(old).unwrap();
@@ -1399,14 +1526,20 @@ mod tests {
             Lexicon::Polarity {
                 negated_keys: true,
                 attributes: None,
+                cues_yield: false,
                 ..
             }
         ));
         assert_eq!(serde_json::to_string(&lexicon).unwrap(), old);
-        let Lexicon::Polarity { negated_keys, .. } = default_lexicon(1.0) else {
+        let Lexicon::Polarity {
+            negated_keys,
+            cues_yield,
+            ..
+        } = default_lexicon(1.0)
+        else {
             panic!("the default lexicon is on");
         };
-        assert!(!negated_keys);
+        assert!(!negated_keys && cues_yield);
     }
 
     #[test]

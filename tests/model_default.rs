@@ -85,6 +85,11 @@ const RIGHT_SIDE: &[(&str, bool)] = &[
     ("很便宜", true),
     ("并不便宜", false),
     ("没有问题", true),
+    // Litotes: the cue yields to the negated lexicon word in its scope (snownlp-v2-dfc8f99a on;
+    // snownlp-v2-d7b68c22 scored them 0.54, 0.38 and 0.34).
+    ("没让我失望", true),
+    ("没有坏果", true),
+    ("不贵", true),
 ];
 
 #[test]
@@ -102,17 +107,25 @@ fn attribute_pairs_land_on_the_right_side() {
         ("续航短", false),
         ("延迟低", true),
         ("耗电快", false),
-        ("分量很足", true),
     ] {
         let p = MODEL.p_positive(&SEGMENTER, text);
         assert_eq!(p > 0.5, positive, "{text}: {p}");
     }
+    // Neither 分量 nor 很足 is frequent enough in the corpus for a column of its own, so this
+    // short text scores little more than its one positive lexicon match against the intercept
+    // (分量 or 很足 alone scores 0.40, as any text of unknown words does): 0.505 under snownlp-v2-d7b68c22, 0.497 under
+    // snownlp-v2-dfc8f99a. The pair still parts it from its opposite.
+    let (full, scant) = (
+        MODEL.p_positive(&SEGMENTER, "分量很足"),
+        MODEL.p_positive(&SEGMENTER, "分量少"),
+    );
+    assert!(full > scant + 0.2, "分量很足 {full} vs 分量少 {scant}");
 }
 
 #[test]
 fn litotes_score_above_their_plain_negative() {
-    // Negated negatives are still below 0.5 (the corpus ties 不/没 to negative reviews; see the
-    // README, "Sentiment model"), but they must at least score above the plain negative.
+    // The corpus ties 不/没 to negative reviews (see the README, "Sentiment model"); a negated
+    // negative must still score well above its plain negative.
     for (negated, plain) in [("一点也不慢", "很慢"), ("没让我失望", "很失望")] {
         let (n, p) = (
             MODEL.p_positive(&SEGMENTER, negated),
@@ -142,21 +155,22 @@ fn assert_default_model_above(fixture: &str, rows: usize, accuracy: f64, roc_auc
     assert!(report.metrics.roc_auc >= roc_auc, "{fixture}: {report:?}");
 }
 
-/// Measured 0.836 accuracy, 0.915 ROC-AUC with snownlp-v2-d7b68c22.
+/// Measured 0.841 accuracy, 0.916 ROC-AUC with snownlp-v2-dfc8f99a.
 #[test]
 fn complaints_fixture_stays_above_its_floor() {
     assert_default_model_above("complaints.csv", 414, 0.82, 0.90);
 }
 
-/// Measured 0.902 accuracy, 0.970 ROC-AUC with snownlp-v2-d7b68c22: the goal of issue 3
+/// Measured 0.904 accuracy, 0.970 ROC-AUC with snownlp-v2-dfc8f99a: the goal of issue 3
 /// (0.86 / 0.92) is met on this fixture, and this test keeps it met.
 #[test]
 fn other_domains_fixture_stays_above_its_floor() {
     assert_default_model_above("reviews-other-domains.csv", 480, 0.86, 0.95);
 }
 
-/// Measured 0.788 accuracy, 0.873 ROC-AUC with snownlp-v2-d7b68c22 (0.785 / 0.873 with
-/// snownlp-v2-d4269c65, the first model ever run on it): below the goal of issue 3. This is a regression floor, not the goal.
+/// Measured 0.792 accuracy, 0.875 ROC-AUC with snownlp-v2-dfc8f99a (0.785 / 0.873 with
+/// snownlp-v2-d4269c65, the first model ever run on it): below the goal of issue 3. This is a
+/// regression floor, not the goal.
 #[test]
 fn more_domains_fixture_stays_above_its_floor() {
     assert_default_model_above("reviews-more-domains.csv", 660, 0.76, 0.85);

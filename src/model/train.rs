@@ -97,6 +97,11 @@ pub struct TrainArgs {
     /// count as lexicon matches (needs the lexicon).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub attributes: Switch,
+    /// A negation cue whose scope holds a lexicon match gives up its own features (the cue
+    /// word, its bigrams, char n-grams of its chars alone), so the flipped match decides
+    /// (没让我失望, 没有异味); needs the lexicon and negation.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub cues_yield: Switch,
     /// Weight of the tokens after the last contrastive conjunction; 1 turns it off.
     #[arg(long, default_value_t = crate::features::DEFAULT_CONTRAST_WEIGHT)]
     pub contrast_weight: f32,
@@ -179,10 +184,12 @@ impl TrainArgs {
             if let Lexicon::Polarity {
                 negated_keys,
                 attributes,
+                cues_yield,
                 ..
             } = &mut spec.lexicon
             {
                 *negated_keys = self.lexicon_negated_keys == Switch::On;
+                *cues_yield = self.cues_yield == Switch::On;
                 if self.attributes == Switch::Off {
                     *attributes = None;
                 }
@@ -623,6 +630,7 @@ mod tests {
             lexicon_scale: 1.0,
             lexicon_negated_keys: Switch::Off,
             attributes: Switch::On,
+            cues_yield: Switch::On,
             contrast_weight: 2.0,
             balance_lengths: Switch::On,
             nb_weighting: 0.5,
