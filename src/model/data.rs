@@ -41,6 +41,9 @@ pub struct Example {
 pub struct Corpus {
     pub examples: Vec<Example>,
     pub files: Vec<CorpusFile>,
+    /// Per example, and per file: the index of the path it was read from.
+    pub sources: Vec<usize>,
+    pub file_sources: Vec<usize>,
     /// CSV rows and lines whose text is empty (after trimming): not examples, only counted.
     pub empty_texts: usize,
 }
@@ -49,6 +52,8 @@ pub struct Corpus {
 #[derive(Debug, Clone)]
 pub struct Deduped {
     pub examples: Vec<Example>,
+    /// The index of each kept example among the input examples.
+    pub kept: Vec<usize>,
     /// Texts that appeared with both labels; all their copies are dropped.
     pub conflicting: usize,
 }
@@ -77,7 +82,7 @@ fn file_name(path: &Path) -> String {
 /// pair, anything else as CSV.
 pub fn load(paths: &[PathBuf]) -> Result<Corpus, ModelError> {
     let mut corpus = Corpus::default();
-    for path in paths {
+    for (source, path) in paths.iter().enumerate() {
         if path.is_dir() {
             for (name, label) in [("neg.txt", Label::Negative), ("pos.txt", Label::Positive)] {
                 load_lines(&path.join(name), label, &mut corpus)?;
@@ -89,6 +94,8 @@ pub fn load(paths: &[PathBuf]) -> Result<Corpus, ModelError> {
                 _ => load_csv(path, &mut corpus)?,
             }
         }
+        corpus.sources.resize(corpus.examples.len(), source);
+        corpus.file_sources.resize(corpus.files.len(), source);
     }
     if corpus.examples.is_empty() {
         return Err(ModelError::Dataset(format!("no examples in {paths:?}")));
@@ -124,6 +131,7 @@ fn load_lines(path: &Path, label: Label, corpus: &mut Corpus) -> Result<(), Mode
         name: file_name(path),
         sha256: sha256_hex(&bytes),
         rows: corpus.examples.len() - before,
+        repeat: 1,
     });
     Ok(())
 }
@@ -197,6 +205,7 @@ fn load_csv(path: &Path, corpus: &mut Corpus) -> Result<(), ModelError> {
         name: file_name(path),
         sha256: sha256_hex(&bytes),
         rows: corpus.examples.len() - before,
+        repeat: 1,
     });
     Ok(())
 }
@@ -212,13 +221,12 @@ pub fn dedupe(examples: &[Example]) -> Deduped {
     }
     let mut kept: Vec<(usize, bool)> = first.values().map(|(i, _, c)| (*i, *c)).collect();
     kept.sort_unstable();
+    let conflicting = kept.iter().filter(|(_, c)| *c).count();
+    let kept: Vec<usize> = kept.iter().filter(|(_, c)| !c).map(|(i, _)| *i).collect();
     Deduped {
-        conflicting: kept.iter().filter(|(_, c)| *c).count(),
-        examples: kept
-            .iter()
-            .filter(|(_, c)| !c)
-            .map(|(i, _)| examples[*i].clone())
-            .collect(),
+        conflicting,
+        examples: kept.iter().map(|&i| examples[i].clone()).collect(),
+        kept,
     }
 }
 
@@ -269,6 +277,7 @@ mod tests {
             d.examples,
             vec![ex("好", Label::Positive), ex("差", Label::Negative)]
         );
+        assert_eq!(d.kept, vec![0, 1]);
         assert_eq!(d.conflicting, 1);
     }
 
@@ -322,9 +331,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("neg.txt"), "差\n\n不好\n").unwrap();
         std::fs::write(dir.path().join("pos.txt"), "好\n").unwrap();
-        let c = load(&[dir.path().to_path_buf()]).unwrap();
-        assert_eq!(c.examples.len(), 3);
-        assert_eq!(c.files.len(), 2);
+        let csv = dir.path().join("mine.csv");
+        std::fs::write(&csv, "label,text\n1,不错\n").unwrap();
+        let c = load(&[dir.path().to_path_buf(), csv]).unwrap();
+        assert_eq!(c.examples.len(), 4);
+        assert_eq!(c.files.len(), 3);
         assert_eq!(c.examples[2], ex("好", Label::Positive));
+        // Each example and file knows which of the paths it came from.
+        assert_eq!(c.sources, vec![0, 0, 0, 1]);
+        assert_eq!(c.file_sources, vec![0, 0, 1]);
     }
 }

@@ -116,6 +116,17 @@ pub struct CorpusFile {
     pub name: String,
     pub sha256: String,
     pub rows: usize,
+    /// Times each of its texts counted in the fits (`manyi train --repeat`); 1 is not written.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub repeat: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// How the model was trained; informational, not checked at load.

