@@ -136,12 +136,17 @@ fn litotes_score_above_their_plain_negative() {
 }
 
 fn default_model_on(fixture: &str) -> EvalReport {
+    default_model_with_bootstrap(fixture, manyi::model::eval::DEFAULT_BOOTSTRAP)
+}
+
+fn default_model_with_bootstrap(fixture: &str, bootstrap: usize) -> EvalReport {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     evaluate(&EvalArgs {
         data: vec![root.join("tests/fixtures").join(fixture)],
         model: root.join("models/default.json"),
         json: true,
         user_dict: None,
+        bootstrap,
     })
     .expect("eval runs")
 }
@@ -195,4 +200,31 @@ fn eval_reports_each_domain_of_a_fixture_that_has_them() {
         .unwrap()
         .get("by_domain")
         .is_none());
+}
+
+#[test]
+fn eval_brackets_accuracy_and_roc_auc_with_bootstrap_intervals() {
+    let report = default_model_on("reviews-other-domains.csv");
+    let m = &report.metrics;
+    let ci = report.intervals.as_ref().expect("480 rows of both labels");
+    assert_eq!(ci.bootstrap_resamples, 1000);
+    for (estimate, [lo, hi]) in [(m.accuracy, ci.accuracy_ci95), (m.roc_auc, ci.roc_auc_ci95)] {
+        // 480 rows: the interval is a few points wide, not a point and not everything.
+        assert!(lo < estimate && estimate < hi, "{ci:?} {m:?}");
+        assert!(hi - lo > 0.01 && hi - lo < 0.1, "{ci:?}");
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["accuracy_ci95"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
+    // Seeded: the same report twice.
+    let again = default_model_on("reviews-other-domains.csv");
+    assert_eq!(again.intervals.as_ref(), Some(ci));
+    // --bootstrap 0: no intervals, and no keys in the JSON.
+    let none = default_model_with_bootstrap("reviews-other-domains.csv", 0);
+    assert!(none.intervals.is_none());
+    let json = serde_json::to_value(&none).unwrap();
+    assert!(json.get("accuracy_ci95").is_none() && json.get("roc_auc_ci95").is_none());
 }

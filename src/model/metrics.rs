@@ -1,6 +1,9 @@
 //! Binary classification metrics over calibrated probabilities: accuracy, macro-F1, ROC-AUC,
-//! Brier score, log loss and the confusion matrix at a 0.5 threshold.
+//! Brier score, log loss and the confusion matrix at a 0.5 threshold, and bootstrap intervals
+//! for accuracy and ROC-AUC.
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::data::Label;
@@ -96,6 +99,109 @@ impl Metrics {
     }
 }
 
+/// 95 % percentile bootstrap intervals of accuracy and ROC-AUC: how far the two could move on
+/// another sample of the same size drawn from the same kind of reviews.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intervals {
+    /// `[low, high]`.
+    pub accuracy_ci95: [f64; 2],
+    pub roc_auc_ci95: [f64; 2],
+    pub bootstrap_resamples: usize,
+}
+
+/// Resamples the rows `resamples` times with replacement (seeded by `seed`, so a report can be
+/// reproduced) and returns the 2.5th and 97.5th percentiles of accuracy and ROC-AUC. `None`
+/// when there are no resamples or fewer than two rows of either label. A resample that happens
+/// to hold one label only has no ROC-AUC and counts for accuracy only.
+///
+/// The rows are sorted by score once; each resample is a vector of row counts, and ROC-AUC is
+/// the count-weighted rank statistic over that one order, so a resample costs O(rows).
+pub fn bootstrap(labels: &[Label], p: &[f64], resamples: usize, seed: u64) -> Option<Intervals> {
+    assert_eq!(labels.len(), p.len(), "one probability per label");
+    let n = labels.len();
+    let n_pos = labels.iter().filter(|l| **l == Label::Positive).count();
+    if resamples == 0 || n_pos < 2 || n - n_pos < 2 {
+        return None;
+    }
+    let (order, groups) = ranked(p);
+    let correct: Vec<bool> = labels
+        .iter()
+        .zip(p)
+        .map(|(&l, &p)| (l == Label::Positive) == (p >= 0.5))
+        .collect();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut counts = vec![0u32; n];
+    let (mut accuracies, mut aucs) = (Vec::with_capacity(resamples), Vec::new());
+    for _ in 0..resamples {
+        counts.iter_mut().for_each(|c| *c = 0);
+        for _ in 0..n {
+            counts[rng.random_range(0..n)] += 1;
+        }
+        let right: u64 = (0..n)
+            .filter(|&i| correct[i])
+            .map(|i| counts[i] as u64)
+            .sum();
+        accuracies.push(right as f64 / n as f64);
+        if let Some(auc) = weighted_roc_auc(labels, &order, &groups, &counts) {
+            aucs.push(auc);
+        }
+    }
+    Some(Intervals {
+        accuracy_ci95: percentiles_95(&mut accuracies),
+        roc_auc_ci95: percentiles_95(&mut aucs),
+        bootstrap_resamples: resamples,
+    })
+}
+
+/// The rows in order of score, and the ranges of that order whose scores tie.
+fn ranked(p: &[f64]) -> (Vec<usize>, Vec<std::ops::Range<usize>>) {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for k in 1..=p.len() {
+        if k == p.len() || p[order[k]] != p[order[start]] {
+            groups.push(start..k);
+            start = k;
+        }
+    }
+    (order, groups)
+}
+
+/// ROC-AUC with row `i` counted `counts[i]` times: the share of (positive, negative) pairs
+/// ranked right, ties counting half. `None` when the counts leave a label out.
+fn weighted_roc_auc(
+    labels: &[Label],
+    order: &[usize],
+    groups: &[std::ops::Range<usize>],
+    counts: &[u32],
+) -> Option<f64> {
+    let (mut pairs, mut neg_below, mut pos_total) = (0.0, 0.0, 0.0);
+    for g in groups {
+        let (mut pos, mut neg) = (0.0, 0.0);
+        for &i in &order[g.clone()] {
+            match labels[i] {
+                Label::Positive => pos += counts[i] as f64,
+                Label::Negative => neg += counts[i] as f64,
+            }
+        }
+        pairs += pos * (neg_below + 0.5 * neg);
+        neg_below += neg;
+        pos_total += pos;
+    }
+    (pos_total > 0.0 && neg_below > 0.0).then(|| pairs / (pos_total * neg_below))
+}
+
+/// The 2.5th and 97.5th percentiles (nearest rank) of `v`; NaN for an empty `v`.
+fn percentiles_95(v: &mut [f64]) -> [f64; 2] {
+    if v.is_empty() {
+        return [f64::NAN; 2];
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    [at(0.025), at(0.975)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +231,91 @@ mod tests {
         assert_eq!(m.accuracy, 0.5);
         assert!((m.macro_f1 - 0.5).abs() < 1e-12);
         assert!((m.brier - (0.01 + 0.36 + 0.04 + 0.36) / 4.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bootstrap_intervals_hold_the_estimate_narrow_with_more_rows_and_repeat() {
+        // 20 rows, 15 ranked right: a wide interval around 0.75 accuracy.
+        let labels: Vec<Label> = (0..20).map(|i| if i % 2 == 0 { P } else { N }).collect();
+        let p: Vec<f64> = (0..20)
+            .map(|i| {
+                let right = if i % 2 == 0 { 0.8 } else { 0.2 };
+                if i % 4 == 1 || i == 0 {
+                    1.0 - right
+                } else {
+                    right - i as f64 * 0.001
+                }
+            })
+            .collect();
+        let m = Metrics::compute(&labels, &p);
+        let small = bootstrap(&labels, &p, 2000, 7).unwrap();
+        assert_eq!(small, bootstrap(&labels, &p, 2000, 7).unwrap(), "seeded");
+        let [lo, hi] = small.accuracy_ci95;
+        assert!(lo < m.accuracy && m.accuracy < hi, "{small:?} {m:?}");
+        let [alo, ahi] = small.roc_auc_ci95;
+        assert!(alo < m.roc_auc && m.roc_auc < ahi, "{small:?} {m:?}");
+        // The same rows 25 times over: the same estimates, a much narrower interval.
+        let (labels25, p25): (Vec<Label>, Vec<f64>) = (0..25)
+            .flat_map(|_| labels.iter().copied().zip(p.iter().copied()))
+            .unzip();
+        let m25 = Metrics::compute(&labels25, &p25);
+        assert!((m25.roc_auc - m.roc_auc).abs() < 1e-12);
+        let big = bootstrap(&labels25, &p25, 2000, 7).unwrap();
+        let width = |[lo, hi]: [f64; 2]| hi - lo;
+        assert!(
+            width(big.accuracy_ci95) < width(small.accuracy_ci95) / 3.0,
+            "{big:?}"
+        );
+        assert!(
+            width(big.roc_auc_ci95) < width(small.roc_auc_ci95) / 3.0,
+            "{big:?}"
+        );
+        assert!(big.roc_auc_ci95[0] < m.roc_auc && m.roc_auc < big.roc_auc_ci95[1]);
+        // Nothing to resample from: no interval.
+        assert!(bootstrap(&labels, &p, 0, 7).is_none());
+        assert!(bootstrap(&[P, P, N], &[0.9, 0.8, 0.1], 100, 7).is_none());
+    }
+
+    #[test]
+    fn weighted_rank_statistic_is_roc_auc_of_the_rows_repeated_by_their_counts() {
+        // Scores with ties, labels mixed; a cheap LCG keeps the test free of the RNG under test.
+        let mut x: u64 = 12345;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        for _ in 0..50 {
+            let n = 2 + (next() % 30) as usize;
+            let labels: Vec<Label> = (0..n)
+                .map(|_| if next() % 2 == 0 { P } else { N })
+                .collect();
+            let p: Vec<f64> = (0..n).map(|_| (next() % 7) as f64 / 6.0).collect();
+            let counts: Vec<u32> = (0..n).map(|_| (next() % 3) as u32).collect();
+            let (order, groups) = ranked(&p);
+            let ones = vec![1; n];
+            let both = |l: &[Label]| l.contains(&P) && l.contains(&N);
+            assert_eq!(
+                weighted_roc_auc(&labels, &order, &groups, &ones),
+                both(&labels).then(|| roc_auc(&labels, &p))
+            );
+            let (rl, rp): (Vec<Label>, Vec<f64>) = (0..n)
+                .flat_map(|i| std::iter::repeat_n((labels[i], p[i]), counts[i] as usize))
+                .unzip();
+            let got = weighted_roc_auc(&labels, &order, &groups, &counts);
+            match got {
+                Some(auc) => assert!((auc - roc_auc(&rl, &rp)).abs() < 1e-12),
+                None => assert!(!both(&rl)),
+            }
+        }
+        // Perfect, inverted and tied rankings give 1, 0 and 0.5 on every resample.
+        let labels = [N, N, N, P, P, P];
+        let b = bootstrap(&labels, &[0.1, 0.2, 0.2, 0.7, 0.7, 0.9], 500, 1).unwrap();
+        assert_eq!((b.roc_auc_ci95, b.accuracy_ci95), ([1.0; 2], [1.0; 2]));
+        let b = bootstrap(&labels, &[0.9, 0.8, 0.8, 0.3, 0.2, 0.1], 500, 1).unwrap();
+        assert_eq!(b.roc_auc_ci95, [0.0; 2]);
+        let b = bootstrap(&labels, &[0.5; 6], 500, 1).unwrap();
+        assert_eq!(b.roc_auc_ci95, [0.5; 2]);
     }
 }
