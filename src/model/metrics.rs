@@ -39,30 +39,8 @@ fn f1(tp: usize, fp: usize, fn_: usize) -> f64 {
 
 /// ROC-AUC by the rank statistic, ties counted half. 0.5 when one class is absent.
 pub fn roc_auc(labels: &[Label], scores: &[f64]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&i, &j| scores[i].total_cmp(&scores[j]));
-    let n_pos = labels.iter().filter(|l| **l == Label::Positive).count();
-    let n_neg = labels.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return 0.5;
-    }
-    // Sum of (1-based, tie-averaged) ranks of the positives.
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            j += 1;
-        }
-        let avg_rank = (i + 1 + j) as f64 / 2.0;
-        rank_sum += avg_rank
-            * order[i..j]
-                .iter()
-                .filter(|&&k| labels[k] == Label::Positive)
-                .count() as f64;
-        i = j;
-    }
-    (rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0) / (n_pos as f64 * n_neg as f64)
+    let (order, groups) = ranked(scores);
+    weighted_roc_auc(labels, &order, &groups, &vec![1; labels.len()]).unwrap_or(0.5)
 }
 
 impl Metrics {
@@ -276,6 +254,24 @@ mod tests {
         assert!(bootstrap(&[P, P, N], &[0.9, 0.8, 0.1], 100, 7).is_none());
     }
 
+    /// ROC-AUC by counting every (positive, negative) pair, ties half: the definition.
+    fn pairs_auc(labels: &[Label], p: &[f64]) -> Option<f64> {
+        let (mut right, mut pairs) = (0.0, 0.0);
+        for (i, &li) in labels.iter().enumerate() {
+            for (j, &lj) in labels.iter().enumerate() {
+                if li == P && lj == N {
+                    pairs += 1.0;
+                    right += match p[i].total_cmp(&p[j]) {
+                        std::cmp::Ordering::Greater => 1.0,
+                        std::cmp::Ordering::Equal => 0.5,
+                        std::cmp::Ordering::Less => 0.0,
+                    };
+                }
+            }
+        }
+        (pairs > 0.0).then(|| right / pairs)
+    }
+
     #[test]
     fn weighted_rank_statistic_is_roc_auc_of_the_rows_repeated_by_their_counts() {
         // Scores with ties, labels mixed; a cheap LCG keeps the test free of the RNG under test.
@@ -293,20 +289,18 @@ mod tests {
                 .collect();
             let p: Vec<f64> = (0..n).map(|_| (next() % 7) as f64 / 6.0).collect();
             let counts: Vec<u32> = (0..n).map(|_| (next() % 3) as u32).collect();
-            let (order, groups) = ranked(&p);
-            let ones = vec![1; n];
-            let both = |l: &[Label]| l.contains(&P) && l.contains(&N);
-            assert_eq!(
-                weighted_roc_auc(&labels, &order, &groups, &ones),
-                both(&labels).then(|| roc_auc(&labels, &p))
-            );
             let (rl, rp): (Vec<Label>, Vec<f64>) = (0..n)
                 .flat_map(|i| std::iter::repeat_n((labels[i], p[i]), counts[i] as usize))
                 .unzip();
-            let got = weighted_roc_auc(&labels, &order, &groups, &counts);
-            match got {
-                Some(auc) => assert!((auc - roc_auc(&rl, &rp)).abs() < 1e-12),
-                None => assert!(!both(&rl)),
+            let auc = roc_auc(&labels, &p);
+            assert!((auc - pairs_auc(&labels, &p).unwrap_or(0.5)).abs() < 1e-12);
+            let (order, groups) = ranked(&p);
+            match (
+                weighted_roc_auc(&labels, &order, &groups, &counts),
+                pairs_auc(&rl, &rp),
+            ) {
+                (Some(got), Some(want)) => assert!((got - want).abs() < 1e-12),
+                (got, want) => assert_eq!(got, want),
             }
         }
         // Perfect, inverted and tied rankings give 1, 0 and 0.5 on every resample.
