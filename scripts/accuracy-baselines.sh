@@ -3,8 +3,9 @@
 # scripts/topic-holdout.sh can be read against them:
 # - scikit-learn TF-IDF over jieba words and word bigrams + logistic regression (the same setup as
 #   scripts/python-baseline.sh), trained on the same rows as manyi in each check: the topic
-#   hold-outs (trained without the topic, evaluated on it) and the three hand-written fixtures,
-#   complaints, reviews-other-domains and reviews-more-domains (trained on the whole corpus);
+#   hold-outs (trained without the topic, evaluated on it) and the four hand-written fixtures,
+#   complaints, reviews-other-domains, reviews-more-domains and reviews-platforms (trained on the
+#   whole corpus);
 # - the same scikit-learn model *in-domain*: 5-fold over the topic's own texts, each fold trained
 #   on the other topics plus the other four fifths — the ceiling a linear model reaches when the
 #   topic is in its training data;
@@ -61,7 +62,7 @@ for topic in ("hotel", "book", "pc"):
 
 from snownlp import SnowNLP
 ax, ay = read_csv(f"{splits}/corpus.csv")  # de-duplicated like `manyi train`
-for fixture in ("complaints", "reviews-other-domains", "reviews-more-domains"):
+for fixture in ("complaints", "reviews-other-domains", "reviews-more-domains", "reviews-platforms"):
     fx, fy = read_csv(f"{fixtures}/{fixture}.csv")
     report(fixture, SKLEARN, fy, sklearn_p(ax, ay, fx))
     report(fixture, "snownlp 0.12.3 built-in", fy, np.array([SnowNLP(t).sentiments for t in fx]))

