@@ -3,8 +3,9 @@
 //! Works on the text as the model segmented it (see [`crate::model::Model::analyse`]): a clause
 //! is a run of words between punctuation tokens (，。！？；、~ and their ASCII forms, line breaks,
 //! …), and a contrastive conjunction word (但是, 但, 不过, 可是, 然而, 只是) starts a new one. A
-//! clause is about an aspect when its text contains one of the aspect's keywords (ASCII case and
-//! full/half width ignored). Each such clause is scored on its own, and an aspect's per-response
+//! clause is about an aspect when its text contains one of the aspect's keywords (ASCII case,
+//! full/half width and, with a model that converts Traditional text, Traditional characters
+//! ignored). Each such clause is scored on its own, and an aspect's per-response
 //! value is 100 × the mean P(positive) of its clauses. So "物流很快，但是客服态度太差了" gives
 //! 物流 the score of "物流很快" and 客服 the score of "但是客服态度太差了"; a clause naming two
 //! aspects counts for both. Conjunctions are matched as words, so the 但 inside 不但 does not
@@ -43,8 +44,9 @@ impl Lexicon {
                 }
                 patterns.push(w.clone());
                 pattern_aspect.push(i);
-                // The model's text is width-folded: ＡＰＰ in the config finds app in the text.
-                normalise_text(TextNorm::FoldWidthLowercase, w, &mut folded);
+                // The model's text is width-folded and, with the default spec, Simplified: ＡＰＰ in
+                // the config finds app in the text, 服務 finds 服务.
+                normalise_text(TextNorm::FoldWidthLowercaseSimplified, w, &mut folded);
                 if folded != *w {
                     patterns.push(folded.clone());
                     pattern_aspect.push(i);
@@ -223,8 +225,12 @@ mod tests {
 
     /// (aspect, clause text) for each mention in `text`, segmented as the model does.
     fn mentions(lex: &Lexicon, text: &str) -> Vec<(usize, String)> {
+        mentions_normalised(TextNorm::FoldWidthLowercase, lex, text)
+    }
+
+    fn mentions_normalised(how: TextNorm, lex: &Lexicon, text: &str) -> Vec<(usize, String)> {
         let mut norm = String::new();
-        normalise_text(TextNorm::FoldWidthLowercase, text, &mut norm);
+        normalise_text(how, text, &mut norm);
         let mut words = Vec::new();
         SEGMENTER.cut(&norm, &mut words);
         let mut got = Vec::new();
@@ -278,6 +284,21 @@ mod tests {
             pairs(&[(0, "这个app太卡了")])
         );
         assert_eq!(mentions(&lex, "ＡＰＰ很好用").len(), 1);
+    }
+
+    #[test]
+    fn traditional_keywords_find_the_simplified_text_of_the_default_model() {
+        let lex = Lexicon::new(vec![("客服".into(), vec!["服務".into()])]);
+        let simplified = TextNorm::FoldWidthLowercaseSimplified;
+        for text in ["服務態度很差", "服务态度很差"] {
+            assert_eq!(
+                mentions_normalised(simplified, &lex, text),
+                pairs(&[(0, "服务态度很差")]),
+                "{text}"
+            );
+        }
+        // A model that keeps Traditional text as it is still finds the keyword as written.
+        assert_eq!(mentions(&lex, "服務態度很差").len(), 1);
     }
 
     /// The reference: a substring search per keyword in each clause's text.

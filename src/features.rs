@@ -31,6 +31,8 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use twox_hash::XxHash64;
 
+use crate::simplify;
+
 /// Version of the feature-extraction code. Bump on any change of hashing, namespaces, clause
 /// splitting or text normalisation.
 pub const FEATURE_SPEC_VERSION: u32 = 2;
@@ -68,6 +70,9 @@ pub struct FeatureSpec {
 pub enum TextNorm {
     /// Full-width ASCII folded to half-width, ASCII lower-cased.
     FoldWidthLowercase,
+    /// As `FoldWidthLowercase`, then a text holding Traditional characters converted to
+    /// Simplified ([`crate::simplify`]), so 態度很好 counts as 态度很好.
+    FoldWidthLowercaseSimplified,
     Raw,
 }
 
@@ -377,7 +382,7 @@ impl Default for FeatureSpec {
             version: FEATURE_SPEC_VERSION,
             hash_seed: 0x6d61_6e79_6931_0001, // "manyi1" + 1
             buckets_log2: 18,
-            text: TextNorm::FoldWidthLowercase,
+            text: TextNorm::FoldWidthLowercaseSimplified,
             words: WordGrams::UnigramsAndBigrams,
             // Char unigrams (的, 了, 不 …) fire on nearly every text; 2-3 measured the same as 1-3
             // on the topic hold-outs with fewer features.
@@ -615,7 +620,7 @@ pub fn normalise_text(norm: TextNorm, text: &str, out: &mut String) {
     out.clear();
     match norm {
         TextNorm::Raw => out.push_str(text),
-        TextNorm::FoldWidthLowercase => {
+        TextNorm::FoldWidthLowercase | TextNorm::FoldWidthLowercaseSimplified => {
             // Runs of chars that stay as they are are copied as slices.
             let mut copied = 0;
             for (at, c) in text.char_indices() {
@@ -632,6 +637,9 @@ pub fn normalise_text(norm: TextNorm, text: &str, out: &mut String) {
                 }
             }
             out.push_str(&text[copied..]);
+            if norm == TextNorm::FoldWidthLowercaseSimplified {
+                simplify::simplify_in_place(out);
+            }
         }
     }
 }
@@ -646,6 +654,9 @@ impl Featurizer {
         }
         if !(8..=24).contains(&spec.buckets_log2) {
             return Err(FeatureError::Buckets(spec.buckets_log2));
+        }
+        if spec.text == TextNorm::FoldWidthLowercaseSimplified {
+            simplify::init();
         }
         if let Some(CharNgrams { min, max }) = spec.char_ngrams {
             if min == 0 || min > max || max > MAX_CHAR_NGRAM {
@@ -1297,9 +1308,10 @@ mod tests {
         assert_eq!(f.bucket(Namespace::NegatedWord, &["高兴"]), 94_528);
         assert_eq!(f.bucket(Namespace::Bigram, &["质量", "很好"]), 256_120);
         assert_eq!(f.bucket_chars(&['不', '错']), 163_983);
-        // The default spec's fingerprint also changes with the bundled lexicon's words; that
-        // only needs this value updated (artifacts carry their own spec and keep loading).
-        assert_eq!(FeatureSpec::default().fingerprint(), "b0808dae781c622d");
+        // The default spec's fingerprint also changes with the bundled lexicon's words or the
+        // default text normalisation; that only needs this value updated (artifacts carry their
+        // own spec and keep loading).
+        assert_eq!(FeatureSpec::default().fingerprint(), "edfa40b7c76ea3b3");
     }
 
     proptest::proptest! {
@@ -1681,6 +1693,19 @@ mod tests {
         let mut s = String::new();
         normalise_text(TextNorm::FoldWidthLowercase, "ＯＫ！Good　好", &mut s);
         assert_eq!(s, "ok!good 好");
+    }
+
+    #[test]
+    fn text_normalisation_simplifies_only_when_the_spec_asks() {
+        let mut s = String::new();
+        normalise_text(
+            TextNorm::FoldWidthLowercaseSimplified,
+            "ＯＫ！服務態度很好",
+            &mut s,
+        );
+        assert_eq!(s, "ok!服务态度很好");
+        normalise_text(TextNorm::FoldWidthLowercase, "服務態度很好", &mut s);
+        assert_eq!(s, "服務態度很好");
     }
 
     proptest::proptest! {

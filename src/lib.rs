@@ -27,6 +27,7 @@ pub mod model;
 pub mod pipeline;
 pub mod score;
 pub mod segment;
+pub mod simplify;
 pub mod source;
 pub mod state;
 pub mod windows;

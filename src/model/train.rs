@@ -19,7 +19,7 @@ use super::data::{self, Label};
 use super::{featurize, AlphaResult, Metrics, Model, ModelError, Platt, Prior, TrainingMetadata};
 use crate::features::{
     default_lexicon, CharNgrams, Contrast, Degree, FeatureSpec, Featurizer, Lexicon, Negation,
-    SparseVec, WordGrams, DEFAULT_CONTRAST,
+    SparseVec, TextNorm, WordGrams, DEFAULT_CONTRAST,
 };
 use crate::segment::Segmenter;
 
@@ -80,6 +80,10 @@ pub struct TrainArgs {
     pub max_iterations: u64,
     #[arg(long, value_enum, default_value_t = Refit::All)]
     pub refit: Refit,
+    /// Convert texts holding Traditional characters to Simplified before segmentation (OpenCC
+    /// t2s), so 態度很好 counts as 态度很好; Simplified texts are left as they are.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub to_simplified: Switch,
     /// Negation scope features.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub negation: Switch,
@@ -175,6 +179,9 @@ impl TrainArgs {
             char_ngrams: self.char_ngrams.0,
             ..FeatureSpec::default()
         };
+        if self.to_simplified == Switch::Off {
+            spec.text = TextNorm::FoldWidthLowercase;
+        }
         if self.negation == Switch::Off {
             spec.negation = Negation::Off;
         } else if let Negation::Scope { mark_chars, .. } = &mut spec.negation {
@@ -675,6 +682,7 @@ mod tests {
             buckets_log2: 14,
             max_iterations: 50,
             refit: Refit::All,
+            to_simplified: Switch::On,
             negation: Switch::On,
             negation_chars: Switch::On,
             degree: Switch::On,
