@@ -232,6 +232,9 @@ const TEXTS: &[&str] = &[
     "質量太差了，物流也慢，客服不理人",
     "乾燥的天氣，頭髮很乾",
     "著名的老店，乾隆年间就有了，味道不错",
+    "好吃👍👍👍",
+    "差评😡😡，送餐太慢了😤",
+    "木有问题，👍🏻",
 ];
 
 /// Writes the fixture from the current code: the hand-picked texts, the complaint-style
