@@ -76,7 +76,7 @@ fn traditional_text_scores_as_its_simplified_form() {
 fn emoji_and_internet_spellings_carry_their_verdict() {
     // Emoji are lexicon words since snownlp-v2-38d3fbfe; before, 👍👍👍 and 😡😡 both
     // scored 0.40, as any text of unknown tokens does. 木有 is 没有 spelt online.
-    for (text, positive) in [
+    assert_each_on_its_side(&[
         ("👍👍👍", true),
         ("赞赞赞", true),
         ("好评❤️", true),
@@ -84,7 +84,12 @@ fn emoji_and_internet_spellings_carry_their_verdict() {
         ("😡😡", false),
         ("差评💩", false),
         ("送餐太慢了😤", false),
-    ] {
+    ]);
+}
+
+/// Each text scores above 0.5 if it is marked positive, below if not.
+fn assert_each_on_its_side(cases: &[(&str, bool)]) {
+    for &(text, positive) in cases {
         let p = MODEL.p_positive(&SEGMENTER, text);
         assert_eq!(p > 0.5, positive, "{text}: {p}");
     }
@@ -156,10 +161,7 @@ fn empty_text_is_neutral_and_scores_are_probabilities() {
 
 #[test]
 fn negation_pairs_land_on_the_right_side() {
-    for (text, positive) in RIGHT_SIDE {
-        let p = MODEL.p_positive(&SEGMENTER, text);
-        assert_eq!(p > 0.5, *positive, "{text}: {p}");
-    }
+    assert_each_on_its_side(RIGHT_SIDE);
 }
 
 /// Negated evaluative words the model puts on the right side of 0.5.
@@ -181,7 +183,7 @@ const RIGHT_SIDE: &[(&str, bool)] = &[
 #[test]
 fn attribute_pairs_land_on_the_right_side() {
     // The verdict is in the pair, not in either word: 高 is bad for a price and good for value.
-    for (text, positive) in [
+    assert_each_on_its_side(&[
         ("价格偏高", false),
         ("价格不高", true),
         ("性价比低", false),
@@ -193,10 +195,7 @@ fn attribute_pairs_land_on_the_right_side() {
         ("续航短", false),
         ("延迟低", true),
         ("耗电快", false),
-    ] {
-        let p = MODEL.p_positive(&SEGMENTER, text);
-        assert_eq!(p > 0.5, positive, "{text}: {p}");
-    }
+    ]);
     // Neither 分量 nor 很足 is frequent enough in the corpus for a column of its own, so this
     // short text scores little more than its one positive lexicon match against the intercept
     // (分量 or 很足 alone scores 0.40, as any text of unknown words does): 0.505 under
