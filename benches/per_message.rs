@@ -5,13 +5,13 @@ use std::hint::black_box;
 use std::sync::{Arc, LazyLock};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use manyi::aspects::Lexicon;
+use manyi::aggregate::dimensions::DimensionGuard;
+use manyi::aggregate::windows::{Layout, PartitionStore};
 use manyi::config::{Config, WindowSpec};
 use manyi::decode::{decode, DecodeLimits};
-use manyi::dimensions::DimensionGuard;
-use manyi::indices::IndexSettings;
+use manyi::score::aspects::Lexicon;
+use manyi::score::indices::IndexSettings;
 use manyi::score::{score, ScoreParts, Scored};
-use manyi::windows::{Layout, PartitionStore};
 use manyi::{Model, Segmenter};
 
 static SEGMENTER: LazyLock<Segmenter> = LazyLock::new(|| Segmenter::new(None).expect("segmenter"));

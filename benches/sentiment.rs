@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use manyi::model::Model;
-use manyi::segment::Segmenter;
+use manyi::text::segment::Segmenter;
 
 static SEGMENTER: LazyLock<Segmenter> =
     LazyLock::new(|| Segmenter::new(None).expect("default dictionary"));

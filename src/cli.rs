@@ -26,9 +26,9 @@ pub enum Command {
     /// Score texts (arguments, or one per line on stdin) → JSON lines.
     Score(ScoreArgs),
     /// Train a sentiment model.
-    Train(crate::model::train::TrainArgs),
+    Train(crate::tools::train::TrainArgs),
     /// Evaluate a sentiment model on labelled data.
-    Eval(crate::model::eval::EvalArgs),
+    Eval(crate::tools::eval::EvalArgs),
     /// End-to-end throughput: produce generated events, consume them through the real pipeline.
     Bench(BenchArgs),
     /// Replay past feedback into OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.

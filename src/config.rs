@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::indices::{CompositeWeights, Index};
+use crate::score::indices::{CompositeWeights, Index};
 
 /// A configuration that could not be read, parsed or validated.
 #[derive(Debug, thiserror::Error)]
@@ -444,7 +444,7 @@ pub struct ValidConfig {
     pub kafka_properties: KafkaProperties,
     pub listen: SocketAddr,
     /// TLS and basic auth of the HTTP endpoints, loaded and checked from `http.web_config`.
-    pub web: Option<crate::metrics::web::WebConfig>,
+    pub web: Option<crate::serve::web::WebConfig>,
     pub model: ModelConfig,
     pub user_dict: Option<PathBuf>,
     pub windows: Vec<WindowSpec>,
@@ -569,7 +569,7 @@ impl Config {
 
         let web = match &self.http.web_config {
             Some(path) => Some(
-                crate::metrics::web::WebConfig::load(path)
+                crate::serve::web::WebConfig::load(path)
                     .map_err(|e| invalid("http.web_config", e.to_string()))?,
             ),
             None => None,
@@ -647,10 +647,13 @@ impl Config {
                 ));
             }
         }
-        if dims.labels.len() > crate::dimensions::MAX_LABELS {
+        if dims.labels.len() > crate::aggregate::dimensions::MAX_LABELS {
             return Err(invalid(
                 "dimensions.labels",
-                format!("at most {} labels", crate::dimensions::MAX_LABELS),
+                format!(
+                    "at most {} labels",
+                    crate::aggregate::dimensions::MAX_LABELS
+                ),
             ));
         }
         if dims.max_values == 0 {
@@ -785,11 +788,11 @@ impl Config {
 
 impl ValidConfig {
     /// What the per-response values depend on.
-    pub fn index_settings(&self) -> crate::indices::IndexSettings {
-        crate::indices::IndexSettings {
+    pub fn index_settings(&self) -> crate::score::indices::IndexSettings {
+        crate::score::indices::IndexSettings {
             csi_weights: self.csi_weights.clone(),
             composite: self.composite,
-            thresholds: crate::indices::Thresholds {
+            thresholds: crate::score::indices::Thresholds {
                 negative_below: self.model.negative_below,
                 positive_above: self.model.positive_above,
             },

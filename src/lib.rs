@@ -11,30 +11,21 @@
 //! Every index is a mean of per-response values ([`indices`]), kept as `(sum, count)` in
 //! event-time bucket rings ([`windows`]), so replicas add up exactly.
 
-pub mod aspects;
-pub mod backfill;
-pub mod bench;
+pub mod aggregate;
 pub mod cli;
 pub mod config;
 pub mod decode;
-pub mod demo;
-pub mod dimensions;
 pub mod features;
-pub mod follow_up;
-pub mod indices;
-pub mod metrics;
+pub mod ingest;
 pub mod model;
 pub mod pipeline;
 pub mod score;
-pub mod segment;
-pub mod simplify;
-pub mod source;
-pub mod state;
-pub mod windows;
-pub mod worker;
+pub mod serve;
+pub mod text;
+pub mod tools;
 
 pub use config::{Config, ConfigError, ValidConfig};
 pub use decode::{decode, DecodeError, Feedback};
 pub use model::Model;
 pub use pipeline::{Pipeline, PipelineError};
-pub use segment::Segmenter;
+pub use text::segment::Segmenter;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use manyi::cli::{Cli, Command, ScoreArgs};
-use manyi::indices::Thresholds;
+use manyi::score::indices::Thresholds;
 use manyi::{Config, Model, Pipeline, Segmenter};
 
 fn main() -> ExitCode {
@@ -74,17 +74,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Demo(args) => runtime()?.block_on(async move {
-            manyi::demo::run(&args, shutdown_signal()).await?;
+            manyi::tools::demo::run(&args, shutdown_signal()).await?;
             Ok(())
         }),
         Command::Score(args) => score(&args),
         Command::Bench(args) => {
             if let Some(path) = &args.write_events {
-                let n = manyi::bench::write_events(&args, path)?;
+                let n = manyi::tools::bench::write_events(&args, path)?;
                 eprintln!("{}: {n} events", path.display());
                 return Ok(());
             }
-            let report = runtime()?.block_on(manyi::bench::run(&args))?;
+            let report = runtime()?.block_on(manyi::tools::bench::run(&args))?;
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -92,13 +92,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Train(args) => Ok(manyi::model::train::run(&args).map(|_| ())?),
-        Command::Eval(args) => Ok(manyi::model::eval::run(&args)?),
+        Command::Train(args) => Ok(manyi::tools::train::run(&args).map(|_| ())?),
+        Command::Eval(args) => Ok(manyi::tools::eval::run(&args)?),
         Command::Backfill(args) => {
             let cfg = Config::from_file(&args.config)?.validate()?;
-            let range =
-                manyi::backfill::Range::parse(&args.from, args.until.as_deref(), &args.step)?;
-            let s = manyi::backfill::run(&cfg, range, &args.out)?;
+            let range = manyi::tools::backfill::Range::parse(
+                &args.from,
+                args.until.as_deref(),
+                &args.step,
+            )?;
+            let s = manyi::tools::backfill::run(&cfg, range, &args.out)?;
             eprintln!(
                 "{}: {} series, {} samples over {} steps ({} messages, {} applied, {} invalid, {} outside the range)",
                 args.out.display(), s.series, s.samples, s.steps, s.messages, s.applied, s.invalid, s.outside

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use manyi::aspects::Lexicon;
+use manyi::aggregate::dimensions::DimensionGuard;
+use manyi::aggregate::state::{LiveState, PartitionId, Totals};
 use manyi::decode::{decode, DecodeError, DecodeLimits};
-use manyi::dimensions::DimensionGuard;
-use manyi::metrics::Metrics;
-use manyi::state::{LiveState, PartitionId, Totals};
-use manyi::worker::{process, Acknowledge, Job, Mode, Shared, WorkerState};
+use manyi::pipeline::worker::{process, Acknowledge, Job, Mode, Shared, WorkerState};
+use manyi::score::aspects::Lexicon;
+use manyi::serve::Metrics;
 use manyi::{Config, Model, Segmenter};
 use proptest::prelude::*;
 use serde_json::{json, Value};

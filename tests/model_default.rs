@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use ferrous_opencc::{config::BuiltinConfig, OpenCC};
-use manyi::model::eval::{evaluate, EvalArgs, EvalReport};
 use manyi::model::Model;
-use manyi::segment::Segmenter;
+use manyi::text::segment::Segmenter;
+use manyi::tools::eval::{evaluate, EvalArgs, EvalReport};
 
 static SEGMENTER: LazyLock<Segmenter> =
     LazyLock::new(|| Segmenter::new(None).expect("default dictionary"));
@@ -222,7 +222,7 @@ fn litotes_score_above_their_plain_negative() {
 }
 
 fn default_model_on(fixture: &str) -> EvalReport {
-    default_model_with_bootstrap(fixture, manyi::model::eval::DEFAULT_BOOTSTRAP)
+    default_model_with_bootstrap(fixture, manyi::tools::eval::DEFAULT_BOOTSTRAP)
 }
 
 fn default_model_with_bootstrap(fixture: &str, bootstrap: usize) -> EvalReport {

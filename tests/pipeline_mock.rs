@@ -186,7 +186,7 @@ fn detractors_are_published_for_follow_up() {
         value(s, "manyi_messages_total", &[("outcome", "applied")]) == Some(3.0)
     });
     let got = common::consume_all(&brokers, "followup", 2, Duration::from_secs(30));
-    let mut docs: Vec<manyi::follow_up::FollowUp> = got
+    let mut docs: Vec<manyi::ingest::follow_up::FollowUp> = got
         .iter()
         .map(|b| serde_json::from_slice(b).unwrap())
         .collect();

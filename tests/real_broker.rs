@@ -260,7 +260,7 @@ fn invalid_messages_go_to_the_dead_letter_topic_with_their_envelope() {
     );
     let mut seen = BTreeSet::new();
     for (_, _, body) in &letters {
-        let env: manyi::source::Envelope = serde_json::from_slice(body).expect("envelope");
+        let env: manyi::ingest::Envelope = serde_json::from_slice(body).expect("envelope");
         assert_eq!(env.source_topic, topic);
         let at = (env.source_partition, env.source_offset);
         let (original, reason) = invalid[&at];
@@ -641,7 +641,7 @@ fn dead_letter_topic_unavailable_holds_the_partition_then_delivers() {
     let letters: Vec<i64> = read_topic(&bs, &dlq, 1)
         .iter()
         .map(|(_, _, body)| {
-            let env: manyi::source::Envelope = serde_json::from_slice(body).expect("envelope");
+            let env: manyi::ingest::Envelope = serde_json::from_slice(body).expect("envelope");
             assert_eq!(env.source_topic, topic);
             env.source_offset
         })

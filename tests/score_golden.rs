@@ -15,12 +15,12 @@ use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use manyi::aspects::Lexicon;
 use manyi::config::Config;
 use manyi::decode::{decode, DecodeLimits};
 use manyi::features::SparseVec;
-use manyi::indices::IndexSettings;
 use manyi::model::featurize;
+use manyi::score::aspects::Lexicon;
+use manyi::score::indices::IndexSettings;
 use manyi::score::{score, ScoreParts, Scored};
 use manyi::{Model, Segmenter};
 use serde_json::{json, Value};
@@ -250,7 +250,7 @@ fn regenerate_golden_from_current_code() {
             .skip(1)
             .map(|l| l.split_once(',').expect("label,text").1.to_string()),
     );
-    use manyi::demo::texts::{ASPECTS, MIXED, NEUTRAL};
+    use manyi::tools::demo::texts::{ASPECTS, MIXED, NEUTRAL};
     for a in ASPECTS {
         texts.extend(a.positive.iter().chain(a.negative).map(|t| t.to_string()));
     }

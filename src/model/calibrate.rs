@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::data::Label;
 use super::logistic;
+use super::Label;
 
 /// Calibration parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -17,16 +17,29 @@ use twox_hash::XxHash64;
 use crate::features::{
     normalise_text, FeatureError, FeatureSpec, Featurizer, Namespace, SparseVec,
 };
-use crate::segment::{SegmentError, Segmenter};
+use crate::text::segment::{SegmentError, Segmenter};
 
 pub mod calibrate;
-pub mod data;
-pub mod eval;
 pub mod metrics;
-pub mod train;
 
 pub use calibrate::{Platt, Prior};
 pub use metrics::Metrics;
+
+/// The label of a review: what training data says and what the model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Label {
+    Negative,
+    Positive,
+}
+
+impl Label {
+    pub fn as_index(self) -> usize {
+        match self {
+            Label::Negative => 0,
+            Label::Positive => 1,
+        }
+    }
+}
 
 /// Name of the artifact format, checked at load.
 pub const ARTIFACT_FORMAT: &str = "manyi-sentiment-model";

@@ -169,7 +169,7 @@ pub fn model_path() -> std::path::PathBuf {
 /// A pipeline running on its own runtime thread.
 pub struct Running {
     pub addr: SocketAddr,
-    pub state: std::sync::Arc<manyi::state::LiveState>,
+    pub state: std::sync::Arc<manyi::aggregate::state::LiveState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), manyi::PipelineError>>>,
 }

@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::aggregate::windows::{Layout, PartitionStore, SeriesKey, Snapshot};
 use crate::config::WindowSpec;
 use crate::decode::Kind;
-use crate::indices::{Label, NpsCategory};
-use crate::windows::{Layout, PartitionStore, SeriesKey, Snapshot};
+use crate::score::indices::{Label, NpsCategory};
 
 /// A Kafka partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -11,22 +11,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
-use super::{CorpusFile, ModelError};
+use crate::model::{CorpusFile, ModelError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Label {
-    Negative,
-    Positive,
-}
-
-impl Label {
-    pub fn as_index(self) -> usize {
-        match self {
-            Label::Negative => 0,
-            Label::Positive => 1,
-        }
-    }
-}
+pub use crate::model::Label;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {

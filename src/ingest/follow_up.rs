@@ -20,13 +20,13 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
+use crate::aggregate::state::PartitionId;
 use crate::config::CloseTheLoopConfig;
 use crate::decode::{DecodeError, Feedback};
-use crate::indices::NpsCategory;
-use crate::metrics::Metrics;
+use crate::pipeline::worker::Acknowledge;
+use crate::score::indices::NpsCategory;
 use crate::score::Scored;
-use crate::state::PartitionId;
-use crate::worker::Acknowledge;
+use crate::serve::Metrics;
 
 /// Why an event needs a follow-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

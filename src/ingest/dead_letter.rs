@@ -13,9 +13,9 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContex
 use rdkafka::ClientContext;
 use serde::Serialize;
 
+use crate::aggregate::state::{now_ms, PartitionId};
 use crate::decode::DecodeError;
-use crate::metrics::Metrics;
-use crate::state::{now_ms, PartitionId};
+use crate::serve::Metrics;
 
 /// What a dead letter carries. `payload_base64` holds the original bytes exactly (they may not be UTF-8).
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq)]

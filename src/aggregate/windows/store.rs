@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::WindowSpec;
-use crate::indices::{Index, NpsCategory, ResponseValues, N_INDICES};
+use crate::score::indices::{Index, NpsCategory, ResponseValues, N_INDICES};
 
 /// Dimension label values of a series, in the order of `dimensions.labels`.
 pub type SeriesKey = Arc<[Box<str>]>;
@@ -233,7 +233,7 @@ pub fn merge<'a>(
 mod tests {
     use super::*;
     use crate::decode::{Feedback, Kind, Scores};
-    use crate::indices::{response_values, IndexSettings};
+    use crate::score::indices::{response_values, IndexSettings};
 
     const MIN: i64 = 60_000;
 

@@ -5,6 +5,8 @@
 //! offsets. On shutdown the loop stops fetching, drains the workers (so every message read is
 //! applied or routed), commits, and returns.
 
+pub mod worker;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,18 +22,18 @@ use rdkafka::Offset;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::aspects::Lexicon;
+use crate::aggregate::dimensions::DimensionGuard;
+use crate::aggregate::state::{now_ms, LiveState, PartitionId, SharedStore};
 use crate::config::ValidConfig;
 use crate::decode::DecodeLimits;
-use crate::dimensions::DimensionGuard;
-use crate::follow_up::FollowUps;
-use crate::metrics::collector::IndexCollector;
-use crate::metrics::Metrics;
+use crate::ingest::follow_up::FollowUps;
+use crate::ingest::{self, DeadLetters, KafkaAck, RebalanceSignal, Source};
 use crate::model::{Model, ModelError};
-use crate::segment::{SegmentError, Segmenter};
-use crate::source::{self, DeadLetters, KafkaAck, RebalanceSignal, Source};
-use crate::state::{now_ms, LiveState, PartitionId, SharedStore};
-use crate::worker::{Acknowledge, Job, Mode, Shared, Workers};
+use crate::pipeline::worker::{Acknowledge, Job, Mode, Shared, Workers};
+use crate::score::aspects::Lexicon;
+use crate::serve::collector::IndexCollector;
+use crate::serve::Metrics;
+use crate::text::segment::{SegmentError, Segmenter};
 
 /// Why the service could not be built or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +95,10 @@ impl Pipeline {
                 cfg.confidence,
             )))
             .expect("index collector registers once");
-        let consumer = source::consumer(&cfg, metrics.clone())?;
+        let consumer = ingest::consumer(&cfg, metrics.clone())?;
         let dead_letters = match &cfg.kafka.dead_letter_topic {
             Some(topic) => {
-                let mut cc = source::client_config(&cfg);
+                let mut cc = ingest::client_config(&cfg);
                 for (k, v) in cfg.producer_properties() {
                     cc.set(k, v);
                 }
@@ -168,7 +170,7 @@ impl Pipeline {
         let http_stop = Arc::new(Notify::new());
         let http = {
             let stop = http_stop.clone();
-            tokio::spawn(crate::metrics::http::serve_with(
+            tokio::spawn(crate::serve::http::serve_with(
                 listener,
                 metrics.clone(),
                 cfg.web.clone(),
@@ -184,7 +186,7 @@ impl Pipeline {
         ));
         let follow_ups = match &cfg.close_the_loop.topic {
             Some(_) => {
-                let mut cc = source::client_config(&cfg);
+                let mut cc = ingest::client_config(&cfg);
                 for (k, v) in cfg.producer_properties() {
                     cc.set(k, v);
                 }
@@ -343,7 +345,7 @@ impl Pipeline {
             let _ = tokio::task::spawn_blocking(move || f.flush(timeout)).await;
         }
         let c = consumer.clone();
-        let _ = tokio::task::spawn_blocking(move || source::commit_now(&c)).await;
+        let _ = tokio::task::spawn_blocking(move || ingest::commit_now(&c)).await;
         consumer.unsubscribe();
         metrics.ready.set(0);
         http_stop.notify_one();
@@ -497,7 +499,7 @@ async fn rebuild_windows(
     let c = consumer.clone();
     let parts = pending.clone();
     let ranges = tokio::task::spawn_blocking(move || {
-        source::replay_range(&c, &parts, since, Duration::from_secs(10))
+        ingest::replay_range(&c, &parts, since, Duration::from_secs(10))
     })
     .await;
     let ranges = match ranges {
@@ -509,7 +511,7 @@ async fn rebuild_windows(
         Err(_) => return Vec::new(),
     };
     let mut sought = Vec::new();
-    for source::ReplayRange {
+    for ingest::ReplayRange {
         partition: p,
         committed,
         start,

@@ -13,16 +13,16 @@ use prometheus::local::LocalHistogram;
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
-use crate::aspects::Lexicon;
+use crate::aggregate::dimensions::{DimensionGuard, KeyCache};
+use crate::aggregate::state::{now_ms, PartitionId, SharedStore, Totals};
+use crate::aggregate::windows::Applied;
 use crate::decode::{decode, DecodeError, DecodeLimits};
-use crate::dimensions::{DimensionGuard, KeyCache};
-use crate::indices::IndexSettings;
-use crate::metrics::Metrics;
 use crate::model::Model;
+use crate::score::aspects::Lexicon;
+use crate::score::indices::IndexSettings;
 use crate::score::{score, ScoreParts, Scored};
-use crate::segment::Segmenter;
-use crate::state::{now_ms, PartitionId, SharedStore, Totals};
-use crate::windows::Applied;
+use crate::serve::Metrics;
+use crate::text::segment::Segmenter;
 
 /// Whether a message is new or re-read to rebuild window state after a restart or rebalance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub struct Shared {
     pub metrics: Metrics,
     pub ack: Arc<dyn Acknowledge>,
     /// Close-the-loop publisher, when `close_the_loop.topic` is set.
-    pub follow_ups: Option<Arc<crate::follow_up::FollowUps>>,
+    pub follow_ups: Option<Arc<crate::ingest::follow_up::FollowUps>>,
 }
 
 /// Handles of the running workers.

@@ -17,12 +17,12 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use serde::Serialize;
 
+use crate::aggregate::state::now_ms;
 use crate::cli::{BenchArgs, TextLength};
 use crate::config::Config;
 use crate::decode::{decode, DecodeLimits};
-use crate::demo::texts::{ASPECTS, MIXED, NEUTRAL};
 use crate::pipeline::{Pipeline, PipelineError};
-use crate::state::now_ms;
+use crate::tools::demo::texts::{ASPECTS, MIXED, NEUTRAL};
 
 const TOPIC: &str = "bench";
 const PARTITIONS: i32 = 8;
@@ -133,9 +133,9 @@ impl EventSource {
         } else {
             self.text(18, 32)
         };
-        let channel = crate::demo::generate::CHANNELS[self
+        let channel = crate::tools::demo::generate::CHANNELS[self
             .rng
-            .random_range(0..crate::demo::generate::CHANNELS.len())];
+            .random_range(0..crate::tools::demo::generate::CHANNELS.len())];
         let mut event = serde_json::json!({
             "id": format!("b-{}", self.seq), "ts": ts_ms, "kind": "review", "text": text,
             "dims": {"channel": channel},
@@ -302,8 +302,8 @@ fn send_retrying(producer: &BaseProducer, key: u64, payload: &[u8]) {
 async fn bursts(
     args: &BenchArgs,
     producer: &BaseProducer,
-    consumer: &crate::source::Source,
-    metrics: &crate::metrics::Metrics,
+    consumer: &crate::ingest::Source,
+    metrics: &crate::serve::Metrics,
     source: &mut EventSource,
 ) -> Result<Timed, BenchError> {
     let mut t = Timed::default();
@@ -344,7 +344,7 @@ async fn paced(
     args: &BenchArgs,
     rate: u32,
     brokers: &str,
-    metrics: &crate::metrics::Metrics,
+    metrics: &crate::serve::Metrics,
     mut source: EventSource,
 ) -> Result<Timed, BenchError> {
     let producer: BaseProducer = ClientConfig::new()
@@ -415,7 +415,7 @@ fn process_cpu_seconds() -> f64 {
 
 /// Waits until `target` messages were consumed; fails after two minutes without progress.
 async fn wait_consumed(
-    metrics: &crate::metrics::Metrics,
+    metrics: &crate::serve::Metrics,
     target: u64,
     base: u64,
 ) -> Result<(), BenchError> {
@@ -436,7 +436,7 @@ async fn wait_consumed(
 }
 
 /// `(upper bound, cumulative count)` of the processing-time histogram's buckets.
-fn histogram(metrics: &crate::metrics::Metrics) -> Vec<(f64, u64)> {
+fn histogram(metrics: &crate::serve::Metrics) -> Vec<(f64, u64)> {
     use prometheus::core::Collector;
     let mf = metrics.processing_seconds.collect();
     mf.first()
@@ -481,14 +481,14 @@ fn latency_quantiles(before: &[(f64, u64)], after: &[(f64, u64)]) -> (f64, f64) 
 
 /// Single-thread time per stage on the sample (decode; segment + features + score + aspects; windows).
 fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
-    use crate::aspects::Lexicon;
-    use crate::indices::IndexSettings;
+    use crate::aggregate::windows::{Layout, PartitionStore};
+    use crate::score::aspects::Lexicon;
+    use crate::score::indices::IndexSettings;
     use crate::score::{score, ScoreParts, Scored};
-    use crate::windows::{Layout, PartitionStore};
     let Ok(model) = crate::model::Model::open(model) else {
         return StageShares::default();
     };
-    let Ok(segmenter) = crate::segment::Segmenter::new(None) else {
+    let Ok(segmenter) = crate::text::segment::Segmenter::new(None) else {
         return StageShares::default();
     };
     let cfg = match Config::for_brokers("x:1", &["t"]).validate() {
@@ -503,7 +503,7 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
         settings: &settings,
         lexicon: &lexicon,
     };
-    let guard = crate::dimensions::DimensionGuard::new(&cfg.dimensions);
+    let guard = crate::aggregate::dimensions::DimensionGuard::new(&cfg.dimensions);
     let mut store = PartitionStore::new(
         cfg.windows.clone().into(),
         cfg.buckets,

@@ -2,11 +2,14 @@
 //!
 //! Plain functions over borrowed parts (model, segmenter, settings); the worker threads call them.
 
-use crate::aspects::Lexicon;
+pub mod aspects;
+pub mod indices;
+
 use crate::decode::Feedback;
-use crate::indices::{response_values, IndexSettings, Label, ResponseValues};
 use crate::model::Model;
-use crate::segment::Segmenter;
+use crate::score::aspects::Lexicon;
+use crate::score::indices::{response_values, IndexSettings, Label, ResponseValues};
+use crate::text::segment::Segmenter;
 
 /// Everything the windows and counters need about one event.
 #[derive(Debug, Clone, Default, PartialEq)]

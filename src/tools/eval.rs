@@ -11,9 +11,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::data::{self, Label};
-use super::metrics::{self, Intervals, Metrics};
-use super::{Model, ModelError, DEFAULT_MODEL_PATH};
-use crate::segment::Segmenter;
+use crate::model::metrics::{self, Intervals, Metrics};
+use crate::model::{Model, ModelError, DEFAULT_MODEL_PATH};
+use crate::text::segment::Segmenter;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {

@@ -7,6 +7,7 @@
 //! commits synchronously.
 
 mod dead_letter;
+pub mod follow_up;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,11 +20,11 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::aggregate::state::PartitionId;
 use crate::config::ValidConfig;
 use crate::decode::DecodeError;
-use crate::metrics::Metrics;
-use crate::state::PartitionId;
-use crate::worker::Acknowledge;
+use crate::pipeline::worker::Acknowledge;
+use crate::serve::Metrics;
 
 pub use dead_letter::{DeadLetters, Envelope};
 

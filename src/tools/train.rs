@@ -16,12 +16,14 @@ use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, ShapeBuilder};
 
 use super::data::{self, Label};
-use super::{featurize, AlphaResult, Metrics, Model, ModelError, Platt, Prior, TrainingMetadata};
 use crate::features::{
     default_lexicon, CharNgrams, Contrast, Degree, FeatureSpec, Featurizer, Lexicon, Negation,
     SparseVec, TextNorm, WordGrams, DEFAULT_CONTRAST,
 };
-use crate::segment::Segmenter;
+use crate::model::{
+    featurize, AlphaResult, Metrics, Model, ModelError, Platt, Prior, TrainingMetadata,
+};
+use crate::text::segment::Segmenter;
 
 /// On/off switch for a feature family (used for ablations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

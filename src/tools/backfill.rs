@@ -29,17 +29,17 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::aspects::Lexicon;
+use crate::aggregate::dimensions::DimensionGuard;
+use crate::aggregate::state::{LiveState, PartitionId};
+use crate::aggregate::windows::SeriesKey;
 use crate::config::ValidConfig;
 use crate::decode::{decode, DecodeLimits};
-use crate::dimensions::DimensionGuard;
-use crate::indices::ResponseValues;
-use crate::metrics::collector::IndexCollector;
 use crate::model::{Model, ModelError};
+use crate::score::aspects::Lexicon;
+use crate::score::indices::ResponseValues;
 use crate::score::{score, ScoreParts, Scored};
-use crate::segment::{SegmentError, Segmenter};
-use crate::state::{LiveState, PartitionId};
-use crate::windows::SeriesKey;
+use crate::serve::collector::IndexCollector;
+use crate::text::segment::{SegmentError, Segmenter};
 
 /// Kafka calls (metadata, offsets) give up after this long.
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
@@ -90,7 +90,7 @@ impl Range {
         let from_ms = parse_time("--from", from)?;
         let until_ms = match until {
             Some(u) => parse_time("--until", u)?,
-            None => crate::state::now_ms(),
+            None => crate::aggregate::state::now_ms(),
         };
         let step = humantime::parse_duration(step)
             .map_err(|e| BackfillError::Step(format!("{step:?}: {e}")))?;
@@ -225,7 +225,7 @@ fn read_events(
         lexicon: &lexicon,
     };
 
-    let mut cc = crate::source::client_config(cfg);
+    let mut cc = crate::ingest::client_config(cfg);
     for (k, v) in &cfg.kafka_properties {
         cc.set(k, v);
     }

@@ -3,8 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 
-use crate::indices::Index;
-use crate::state::{now_ms, LiveState};
+use crate::aggregate::state::{now_ms, LiveState};
+use crate::score::indices::Index;
 
 const COLUMNS: &[Index] = &[
     Index::Composite,

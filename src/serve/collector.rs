@@ -18,10 +18,10 @@ use std::sync::Arc;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
+use crate::aggregate::state::{now_ms, LiveState};
+use crate::aggregate::windows::{Acc, Layout, SeriesKey};
 use crate::decode::Kind;
-use crate::indices::{wilson_bounds, Index, Label, NpsCategory};
-use crate::state::{now_ms, LiveState};
-use crate::windows::{Acc, Layout, SeriesKey};
+use crate::score::indices::{wilson_bounds, Index, Label, NpsCategory};
 
 const FAMILIES: &[(&str, &str, MetricType)] = &[
     ("manyi_index", "Satisfaction index: mean of per-response values in the window.", MetricType::GAUGE),
@@ -58,7 +58,7 @@ impl IndexCollector {
             state,
             descs,
             min_responses,
-            z: crate::indices::z_for_confidence(confidence),
+            z: crate::score::indices::z_for_confidence(confidence),
         }
     }
 

@@ -31,7 +31,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use twox_hash::XxHash64;
 
-use crate::simplify;
+use crate::text::simplify;
 
 /// Version of the feature-extraction code. Bump on any change of hashing, namespaces, clause
 /// splitting or text normalisation.
@@ -71,7 +71,7 @@ pub enum TextNorm {
     /// Full-width ASCII folded to half-width, ASCII lower-cased.
     FoldWidthLowercase,
     /// As `FoldWidthLowercase`, then a text holding Traditional characters converted to
-    /// Simplified ([`crate::simplify`]), so 態度很好 counts as 态度很好.
+    /// Simplified ([`crate::text::simplify`]), so 態度很好 counts as 态度很好.
     FoldWidthLowercaseSimplified,
     Raw,
 }
@@ -265,7 +265,7 @@ pub const DEFAULT_CONTRAST: &[&str] = &[
 ];
 
 /// The hand-written lexicon, `word polarity` lines (1 or -1); see the file's header.
-pub const DEFAULT_LEXICON: &str = include_str!("../models/sentiment-lexicon.txt");
+pub const DEFAULT_LEXICON: &str = include_str!("../../models/sentiment-lexicon.txt");
 
 /// Parses lexicon text (`word polarity` per line, `#` comments) into (positive, negative) lists.
 pub fn parse_lexicon(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
@@ -290,7 +290,7 @@ pub fn parse_lexicon(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
 }
 
 /// The hand-written attribute lexicon, `word role` lines; see the file's header.
-pub const DEFAULT_ATTRIBUTES: &str = include_str!("../models/attribute-lexicon.txt");
+pub const DEFAULT_ATTRIBUTES: &str = include_str!("../../models/attribute-lexicon.txt");
 
 /// Tokens allowed between an attribute and its magnitude word in the default spec.
 pub const DEFAULT_ATTRIBUTE_GAP: u8 = 3;

@@ -9,9 +9,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use crate::aggregate::windows::SeriesKey;
 use crate::config::DimensionsConfig;
 use crate::decode::Feedback;
-use crate::windows::SeriesKey;
 
 /// Label value for values beyond the budget or outside the allow-list.
 pub const OTHER: &str = "other";

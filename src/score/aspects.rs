@@ -212,7 +212,7 @@ mod tests {
     use std::sync::LazyLock;
 
     use super::*;
-    use crate::segment::Segmenter;
+    use crate::text::segment::Segmenter;
 
     static SEGMENTER: LazyLock<Segmenter> = LazyLock::new(|| Segmenter::new(None).unwrap());
 

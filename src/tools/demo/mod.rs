@@ -14,10 +14,10 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
+use crate::aggregate::state::now_ms;
 use crate::cli::DemoArgs;
 use crate::config::Config;
 use crate::pipeline::{Pipeline, PipelineError};
-use crate::state::now_ms;
 use generate::{Dip, Generator};
 
 pub const TOPIC: &str = "feedback";
