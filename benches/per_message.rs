@@ -6,8 +6,9 @@ use std::sync::{Arc, LazyLock};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use manyi::aggregate::dimensions::DimensionGuard;
+use manyi::aggregate::windows::WindowSpec;
 use manyi::aggregate::windows::{Layout, PartitionStore};
-use manyi::config::{Config, WindowSpec};
+use manyi::config::Config;
 use manyi::decode::{decode, DecodeLimits};
 use manyi::score::aspects::Lexicon;
 use manyi::score::indices::IndexSettings;
@@ -43,7 +44,7 @@ fn stages(c: &mut Criterion) {
         lexicon: &lexicon,
     };
     let guard = DimensionGuard::new(&cfg.dimensions);
-    let windows: Arc<[WindowSpec]> = cfg.windows.clone().into();
+    let windows: Arc<[WindowSpec]> = cfg.windows.specs.clone().into();
 
     for (name, text) in [("short", SHORT), ("long", LONG)] {
         let payload = event(text);
@@ -69,7 +70,7 @@ fn stages(c: &mut Criterion) {
         });
         let mut store = PartitionStore::new(
             windows.clone(),
-            cfg.buckets,
+            cfg.windows.buckets,
             Layout {
                 aspects: lexicon.len(),
             },

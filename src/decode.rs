@@ -125,19 +125,50 @@ impl DecodeError {
     }
 }
 
-/// Limits applied while decoding.
-#[derive(Debug, Clone, Copy)]
+/// Limits applied while decoding: the `[limits]` section of the config.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecodeLimits {
+    /// Texts longer than this many characters are rejected as `text_too_long`.
+    #[serde(default = "default_max_text_chars")]
     pub max_text_chars: usize,
+    /// Messages larger than this many bytes are rejected before parsing.
+    #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+}
+
+/// 5000 characters: longer than any review, short enough to bound per-message cost.
+const fn default_max_text_chars() -> usize {
+    5000
+}
+const fn default_max_message_bytes() -> usize {
+    1 << 20
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
         DecodeLimits {
-            max_text_chars: 5000,
-            max_message_bytes: 1 << 20,
+            max_text_chars: default_max_text_chars(),
+            max_message_bytes: default_max_message_bytes(),
         }
+    }
+}
+
+impl DecodeLimits {
+    pub fn validate(self) -> Result<DecodeLimits, crate::invalid::Invalid> {
+        if self.max_text_chars == 0 {
+            return Err(crate::invalid::invalid(
+                "limits.max_text_chars",
+                "must be at least 1",
+            ));
+        }
+        if self.max_message_bytes < 64 {
+            return Err(crate::invalid::invalid(
+                "limits.max_message_bytes",
+                "must be at least 64",
+            ));
+        }
+        Ok(self)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod config;
 pub mod decode;
 pub mod features;
 pub mod ingest;
+pub mod invalid;
 pub mod model;
 pub mod pipeline;
 pub mod score;

@@ -56,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 args.config.display(),
                 cfg.kafka.topics.len(),
                 cfg.windows
+                    .specs
                     .iter()
                     .map(|w| w.label.as_str())
                     .collect::<Vec<_>>()

@@ -14,7 +14,8 @@ use arc_swap::ArcSwap;
 use manyi::aggregate::dimensions::DimensionGuard;
 use manyi::aggregate::state::{LiveState, PartitionId, Totals};
 use manyi::decode::{decode, DecodeError, DecodeLimits};
-use manyi::pipeline::worker::{process, Acknowledge, Job, Mode, Shared, WorkerState};
+use manyi::ingest::Acknowledge;
+use manyi::pipeline::worker::{process, Job, Mode, Shared, WorkerState};
 use manyi::score::aspects::Lexicon;
 use manyi::serve::Metrics;
 use manyi::{Config, Model, Segmenter};
@@ -68,8 +69,8 @@ fn path() -> Path {
         follow_ups: None,
     };
     let state = LiveState::new(
-        cfg.windows.clone().into(),
-        cfg.buckets,
+        cfg.windows.specs.clone().into(),
+        cfg.windows.buckets,
         cfg.dimensions.labels.clone(),
         cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
         1,

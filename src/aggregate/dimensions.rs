@@ -9,8 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use super::config::DimensionsConfig;
 use crate::aggregate::windows::SeriesKey;
-use crate::config::DimensionsConfig;
 use crate::decode::Feedback;
 
 /// Label value for values beyond the budget or outside the allow-list.

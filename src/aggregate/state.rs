@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::aggregate::windows::WindowSpec;
 use crate::aggregate::windows::{Layout, PartitionStore, SeriesKey, Snapshot};
-use crate::config::WindowSpec;
 use crate::decode::Kind;
 use crate::score::indices::{Label, NpsCategory};
 

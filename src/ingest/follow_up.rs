@@ -20,10 +20,10 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
+use super::config::CloseTheLoopConfig;
+use super::Acknowledge;
 use crate::aggregate::state::PartitionId;
-use crate::config::CloseTheLoopConfig;
 use crate::decode::{DecodeError, Feedback};
-use crate::pipeline::worker::Acknowledge;
 use crate::score::indices::NpsCategory;
 use crate::score::Scored;
 use crate::serve::Metrics;

@@ -6,6 +6,7 @@
 //! write is acknowledged). librdkafka's auto-commit then commits stored offsets only; shutdown
 //! commits synchronously.
 
+pub mod config;
 mod dead_letter;
 pub mod follow_up;
 
@@ -21,12 +22,28 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::aggregate::state::PartitionId;
-use crate::config::ValidConfig;
 use crate::decode::DecodeError;
-use crate::pipeline::worker::Acknowledge;
 use crate::serve::Metrics;
+use config::Kafka;
 
 pub use dead_letter::{DeadLetters, Envelope};
+
+/// Where a worker reports a finished message. Implemented by the Kafka source (offset store,
+/// dead-letter producer) and by tests.
+pub trait Acknowledge: Send + Sync {
+    /// The message's effects are applied: its offset may be committed.
+    fn applied(&self, partition: &PartitionId, offset: i64);
+    /// The message is invalid: route it (to the dead-letter topic, if configured). Blocks until
+    /// routed; returns false if it could not be routed before shutdown, in which case the offset
+    /// must not be acknowledged and the message will be read again.
+    fn dead_letter(
+        &self,
+        partition: &PartitionId,
+        offset: i64,
+        payload: &[u8],
+        reason: DecodeError,
+    ) -> bool;
+}
 
 /// A partition-set change recorded by the rebalance callback, handled by the pipeline loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,9 +149,9 @@ impl ConsumerContext for SourceContext {
 pub type Source = StreamConsumer<SourceContext>;
 
 /// Builds and subscribes the consumer. Fails before anything runs if the config is unusable.
-pub fn consumer(cfg: &ValidConfig, metrics: Metrics) -> KafkaResult<Arc<Source>> {
+pub fn consumer(cfg: &Kafka, metrics: Metrics) -> KafkaResult<Arc<Source>> {
     let mut cc = client_config(cfg);
-    cc.set("group.id", &cfg.kafka.group_id)
+    cc.set("group.id", &cfg.group_id)
         .set("enable.auto.offset.store", "false")
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
@@ -145,24 +162,33 @@ pub fn consumer(cfg: &ValidConfig, metrics: Metrics) -> KafkaResult<Arc<Source>>
         // in its queue (default 1 s); at 250k msgs/s that queue drains in 0.4 s and the workers
         // starved (measured: 130k → 248k msgs/s with 2 workers).
         .set("fetch.queue.backoff.ms", "20");
-    for (k, v) in &cfg.kafka_properties {
+    for (k, v) in &cfg.properties {
         cc.set(k, v);
     }
     cc.set("enable.auto.offset.store", "false");
     let consumer: Source = cc
         .set_log_level(RDKafkaLogLevel::Warning)
         .create_with_context(SourceContext::new(metrics))?;
-    let topics: Vec<&str> = cfg.kafka.topics.iter().map(String::as_str).collect();
+    let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     Ok(Arc::new(consumer))
 }
 
-/// Settings shared by the consumer and the producers: brokers and the user's properties
-/// (security settings apply to both).
-pub fn client_config(cfg: &ValidConfig) -> ClientConfig {
+/// Settings shared by the consumer and the producers: the brokers and the client id.
+pub fn client_config(cfg: &Kafka) -> ClientConfig {
     let mut cc = ClientConfig::new();
-    cc.set("bootstrap.servers", &cfg.kafka.brokers);
+    cc.set("bootstrap.servers", &cfg.brokers);
     cc.set("client.id", "manyi");
+    cc
+}
+
+/// A producer's settings (dead letters, follow-ups): [`client_config`] and the user's properties
+/// that apply to producers (security settings among them).
+pub fn producer_config(cfg: &Kafka) -> ClientConfig {
+    let mut cc = client_config(cfg);
+    for (k, v) in cfg.producer_properties() {
+        cc.set(k, v);
+    }
     cc
 }
 

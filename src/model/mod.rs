@@ -20,6 +20,7 @@ use crate::features::{
 use crate::text::segment::{SegmentError, Segmenter};
 
 pub mod calibrate;
+pub mod config;
 pub mod metrics;
 
 pub use calibrate::{Platt, Prior};

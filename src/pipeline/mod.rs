@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use rdkafka::consumer::Consumer;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::Offset;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -25,11 +25,10 @@ use tokio::sync::Notify;
 use crate::aggregate::dimensions::DimensionGuard;
 use crate::aggregate::state::{now_ms, LiveState, PartitionId, SharedStore};
 use crate::config::ValidConfig;
-use crate::decode::DecodeLimits;
 use crate::ingest::follow_up::FollowUps;
-use crate::ingest::{self, DeadLetters, KafkaAck, RebalanceSignal, Source};
+use crate::ingest::{self, Acknowledge, DeadLetters, KafkaAck, RebalanceSignal, Source};
 use crate::model::{Model, ModelError};
-use crate::pipeline::worker::{Acknowledge, Job, Mode, Shared, Workers};
+use crate::pipeline::worker::{Job, Mode, Shared, Workers};
 use crate::score::aspects::Lexicon;
 use crate::serve::collector::IndexCollector;
 use crate::serve::Metrics;
@@ -53,22 +52,26 @@ pub enum PipelineError {
     Http(std::io::Error),
 }
 
-/// A built service: every fallible step (model, consumer, listener) has succeeded.
+/// A built service: every fallible step (model, consumer, producers, listener) has succeeded.
 pub struct Pipeline {
     cfg: ValidConfig,
     metrics: Metrics,
     state: Arc<LiveState>,
     model: Arc<ArcSwap<Model>>,
     model_mtime: Option<SystemTime>,
-    segmenter: Arc<Segmenter>,
     consumer: Arc<Source>,
-    dead_letters: Option<DeadLetters>,
+    /// What every worker reads, including where it acknowledges.
+    shared: Arc<Shared>,
+    follow_ups: Option<Arc<FollowUps>>,
+    /// Set once shutdown begins: dead-letter writes stop retrying.
+    stopping: Arc<AtomicBool>,
     listener: TcpListener,
     reload: Arc<Notify>,
 }
 
 impl Pipeline {
-    /// Loads the model, builds the consumer and binds the HTTP listener.
+    /// Loads the model, builds the consumer and the producers, and binds the HTTP listener.
+    /// Nothing runs yet, so a failure here leaves no task behind.
     pub async fn build(cfg: ValidConfig) -> Result<Pipeline, PipelineError> {
         let metrics = Metrics::new();
         let model = Model::open(&cfg.model.path).map_err(|source| PipelineError::Model {
@@ -79,49 +82,84 @@ impl Pipeline {
         let model_mtime = std::fs::metadata(&cfg.model.path)
             .and_then(|m| m.modified())
             .ok();
-        let segmenter = Arc::new(Segmenter::new(cfg.user_dict.as_deref())?);
+        let model = Arc::new(ArcSwap::from_pointee(model));
+        let segmenter = Arc::new(Segmenter::new(cfg.segmenter.user_dict.as_deref())?);
+        let aspect_names: Vec<String> = cfg.aspects.iter().map(|(a, _)| a.clone()).collect();
         let state = Arc::new(LiveState::new(
-            cfg.windows.clone().into(),
-            cfg.buckets,
+            cfg.windows.specs.clone().into(),
+            cfg.windows.buckets,
             cfg.dimensions.labels.clone(),
-            cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
+            aspect_names.clone(),
             cfg.workers,
         ));
         metrics
             .registry
             .register(Box::new(IndexCollector::new(
                 state.clone(),
-                cfg.min_responses,
-                cfg.confidence,
+                cfg.indices.min_responses,
+                cfg.indices.confidence,
             )))
             .expect("index collector registers once");
-        let consumer = ingest::consumer(&cfg, metrics.clone())?;
+
+        let consumer = ingest::consumer(&cfg.kafka, metrics.clone())?;
         let dead_letters = match &cfg.kafka.dead_letter_topic {
-            Some(topic) => {
-                let mut cc = ingest::client_config(&cfg);
-                for (k, v) in cfg.producer_properties() {
-                    cc.set(k, v);
-                }
-                Some(DeadLetters::new(cc, topic.clone(), metrics.clone())?)
-            }
+            Some(topic) => Some(DeadLetters::new(
+                ingest::producer_config(&cfg.kafka),
+                topic.clone(),
+                metrics.clone(),
+            )?),
             None => None,
         };
+        let stopping = Arc::new(AtomicBool::new(false));
+        let source_ack: Arc<dyn Acknowledge> = Arc::new(KafkaAck::new(
+            consumer.clone(),
+            dead_letters,
+            stopping.clone(),
+        ));
+        // With close-the-loop on, follow-ups wrap the acknowledgement: an offset waits for its
+        // follow-up's delivery.
+        let follow_ups = match &cfg.close_the_loop.topic {
+            Some(_) => Some(FollowUps::new(
+                ingest::producer_config(&cfg.kafka),
+                cfg.close_the_loop.clone(),
+                aspect_names,
+                source_ack.clone(),
+                metrics.clone(),
+            )?),
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            model: model.clone(),
+            segmenter,
+            settings: cfg.index_settings(),
+            lexicon: Lexicon::new(cfg.aspects.clone()),
+            guard: Arc::new(DimensionGuard::new(&cfg.dimensions)),
+            limits: cfg.limits,
+            metrics: metrics.clone(),
+            ack: match &follow_ups {
+                Some(f) => f.clone(),
+                None => source_ack,
+            },
+            follow_ups: follow_ups.clone(),
+        });
+
         let listener =
-            TcpListener::bind(cfg.listen)
+            TcpListener::bind(cfg.http.listen)
                 .await
                 .map_err(|source| PipelineError::Listen {
-                    addr: cfg.listen,
+                    addr: cfg.http.listen,
                     source,
                 })?;
         Ok(Pipeline {
             cfg,
             metrics,
             state,
-            model: Arc::new(ArcSwap::from_pointee(model)),
+            model,
             model_mtime,
-            segmenter,
             consumer,
-            dead_letters,
+            shared,
+            follow_ups,
+            stopping,
             listener,
             reload: Arc::new(Notify::new()),
         })
@@ -160,67 +198,26 @@ impl Pipeline {
             state,
             model,
             mut model_mtime,
-            segmenter,
             consumer,
-            dead_letters,
+            shared,
+            follow_ups,
+            stopping,
             listener,
             reload,
         } = self;
-        let stopping = Arc::new(AtomicBool::new(false));
         let http_stop = Arc::new(Notify::new());
         let http = {
             let stop = http_stop.clone();
             tokio::spawn(crate::serve::http::serve_with(
                 listener,
                 metrics.clone(),
-                cfg.web.clone(),
+                cfg.http.web.clone(),
                 async move { stop.notified().await },
             ))
         };
-
-        let settings = cfg.index_settings();
-        let source_ack: Arc<dyn Acknowledge> = Arc::new(KafkaAck::new(
-            consumer.clone(),
-            dead_letters,
-            stopping.clone(),
-        ));
-        let follow_ups = match &cfg.close_the_loop.topic {
-            Some(_) => {
-                let mut cc = ingest::client_config(&cfg);
-                for (k, v) in cfg.producer_properties() {
-                    cc.set(k, v);
-                }
-                let aspects = cfg.aspects.iter().map(|(a, _)| a.clone()).collect();
-                Some(FollowUps::new(
-                    cc,
-                    cfg.close_the_loop.clone(),
-                    aspects,
-                    source_ack.clone(),
-                    metrics.clone(),
-                )?)
-            }
-            None => None,
-        };
-        let shared = Arc::new(Shared {
-            model: model.clone(),
-            segmenter,
-            settings,
-            lexicon: Lexicon::new(cfg.aspects.clone()),
-            guard: Arc::new(DimensionGuard::new(&cfg.dimensions)),
-            limits: DecodeLimits {
-                max_text_chars: cfg.limits.max_text_chars,
-                max_message_bytes: cfg.limits.max_message_bytes,
-            },
-            metrics: metrics.clone(),
-            ack: match &follow_ups {
-                Some(f) => f.clone(),
-                None => source_ack,
-            },
-            follow_ups: follow_ups.clone(),
-        });
         let mut workers = Workers::start(cfg.workers, shared, |i| state.totals(i));
         // Window state is rebuilt this far back on assignment (the longest window unless bounded).
-        let replay_ms = cfg.replay_ms;
+        let replay_ms = cfg.windows.replay_ms;
         let mut owned: HashMap<PartitionId, Owned> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -282,53 +279,10 @@ impl Pipeline {
                 }
             };
             metrics.ready.set(1);
-            let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
-            if sought
-                .iter()
-                .any(|p| p.partition == partition && &*p.topic == topic)
-            {
-                // Fetched before the rebuild's seek, which delivers it again. (Rebalance
-                // callbacks run inside `recv`, so a message is never older than a revoke.)
-                continue;
+            if let Some(job) = job_for(&m, &consumer, &state, &mut owned, &sought) {
+                drop(m);
+                workers.submit(job).await;
             }
-            let known = owned
-                .keys()
-                .any(|p| p.partition == partition && &*p.topic == topic);
-            if !known {
-                // The assignment signal has not been handled yet. Own the partition now
-                // only if it is really assigned (not a stale message of a revoked one);
-                // its window rebuild follows with the signal or the next tick.
-                let id = PartitionId {
-                    topic: topic.into(),
-                    partition,
-                };
-                if !is_assigned(&consumer, &id) {
-                    continue;
-                }
-                owned.insert(id.clone(), Owned::new(state.assign(id)));
-            }
-            let Some((id, own)) = owned
-                .iter_mut()
-                .find(|(p, _)| p.partition == partition && &*p.topic == topic)
-            else {
-                continue;
-            };
-            let id = id.clone();
-            let Some(mode) = own.admit(offset) else {
-                // Already applied since this assignment (a seek re-delivered it).
-                continue;
-            };
-            let job = Job {
-                partition: id,
-                offset,
-                payload: m.payload().unwrap_or_default().to_vec(),
-                kafka_ts_ms: m.timestamp().to_millis(),
-                store: own.store.clone(),
-                received: Instant::now(),
-                mode,
-            };
-            drop(m);
-            workers.submit(job).await;
         }
 
         tracing::info!("shutting down: draining workers");
@@ -354,6 +308,56 @@ impl Pipeline {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// The worker job for a received message, or None when it must not be applied now: its
+/// partition was just sought by a window rebuild (the seek delivers it again), is not ours, or
+/// the message was already applied or is held back until the rebuild. One scan of the owned
+/// partitions per message.
+fn job_for(
+    m: &BorrowedMessage<'_>,
+    consumer: &Source,
+    state: &LiveState,
+    owned: &mut HashMap<PartitionId, Owned>,
+    sought: &[PartitionId],
+) -> Option<Job> {
+    let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+    let is_this = |p: &PartitionId| p.partition == partition && &*p.topic == topic;
+    if sought.iter().any(is_this) {
+        // Fetched before the rebuild's seek, which delivers it again. (Rebalance callbacks run
+        // inside `recv`, so a message is never older than a revoke.)
+        return None;
+    }
+    let (id, own) = match owned.iter_mut().find(|(p, _)| is_this(p)) {
+        Some((id, own)) => (id.clone(), own),
+        None => {
+            // The assignment signal has not been handled yet. Own the partition now only if it
+            // is really assigned (not a stale message of a revoked one); its window rebuild
+            // follows with the signal or the next tick.
+            let id = PartitionId {
+                topic: topic.into(),
+                partition,
+            };
+            if !is_assigned(consumer, &id) {
+                return None;
+            }
+            let own = owned
+                .entry(id.clone())
+                .or_insert_with(|| Owned::new(state.assign(id.clone())));
+            (id, own)
+        }
+    };
+    // None: already applied since this assignment (a seek re-delivered it), or held back.
+    let mode = own.admit(offset)?;
+    Some(Job {
+        partition: id,
+        offset,
+        payload: m.payload().unwrap_or_default().to_vec(),
+        kafka_ts_ms: m.timestamp().to_millis(),
+        store: own.store.clone(),
+        received: Instant::now(),
+        mode,
+    })
 }
 
 /// Polls `f` once: its output if it is ready now, else None (`f` is dropped; `recv` is
@@ -600,7 +604,7 @@ async fn reload_model(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::WindowSpec;
+    use crate::aggregate::windows::WindowSpec;
 
     fn owned() -> Owned {
         let windows: Arc<[WindowSpec]> = Arc::from(vec![WindowSpec {

@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 use crate::aggregate::dimensions::{DimensionGuard, KeyCache};
 use crate::aggregate::state::{now_ms, PartitionId, SharedStore, Totals};
 use crate::aggregate::windows::Applied;
-use crate::decode::{decode, DecodeError, DecodeLimits};
+use crate::decode::{decode, DecodeLimits};
+use crate::ingest::Acknowledge;
 use crate::model::Model;
 use crate::score::aspects::Lexicon;
 use crate::score::indices::IndexSettings;
@@ -42,23 +43,6 @@ pub struct Job {
     pub store: SharedStore,
     pub received: Instant,
     pub mode: Mode,
-}
-
-/// Where a worker reports a finished message. Implemented by the Kafka source (offset store,
-/// dead-letter producer) and by tests.
-pub trait Acknowledge: Send + Sync {
-    /// The message's effects are applied: its offset may be committed.
-    fn applied(&self, partition: &PartitionId, offset: i64);
-    /// The message is invalid: route it (to the dead-letter topic, if configured). Blocks until
-    /// routed; returns false if it could not be routed before shutdown, in which case the offset
-    /// must not be acknowledged and the message will be read again.
-    fn dead_letter(
-        &self,
-        partition: &PartitionId,
-        offset: i64,
-        payload: &[u8],
-        reason: DecodeError,
-    ) -> bool;
 }
 
 /// What every worker reads, built once.

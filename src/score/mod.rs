@@ -3,6 +3,7 @@
 //! Plain functions over borrowed parts (model, segmenter, settings); the worker threads call them.
 
 pub mod aspects;
+pub mod config;
 pub mod indices;
 
 use crate::decode::Feedback;

@@ -6,6 +6,7 @@
 //! [`collector::IndexCollector`].
 
 pub mod collector;
+pub mod config;
 pub mod http;
 pub mod web;
 

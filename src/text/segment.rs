@@ -106,6 +106,29 @@ fn read_user_dict(path: &Path) -> Result<Vec<DictEntry>, SegmentError> {
     Ok(entries)
 }
 
+/// `[segmenter]`: word segmentation settings. It has no other form once checked.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmenterConfig {
+    /// Optional jieba user dictionary (one `word [freq] [tag]` per line) for brand and product names.
+    #[serde(default)]
+    pub user_dict: Option<PathBuf>,
+}
+
+impl SegmenterConfig {
+    pub fn validate(self) -> Result<SegmenterConfig, crate::invalid::Invalid> {
+        if let Some(p) = &self.user_dict {
+            if !p.is_file() {
+                return Err(crate::invalid::invalid(
+                    "segmenter.user_dict",
+                    format!("{} is not a readable file", p.display()),
+                ));
+            }
+        }
+        Ok(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,15 +151,21 @@ struct Event {
 
 /// Replays, samples and writes `out`. Progress goes to stderr.
 pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, BackfillError> {
-    let longest_ms = cfg.windows.iter().map(|w| w.length_ms).max().unwrap_or(0);
+    let longest_ms = cfg
+        .windows
+        .specs
+        .iter()
+        .map(|w| w.length_ms)
+        .max()
+        .unwrap_or(0);
     let mut summary = Summary::default();
     let mut events = read_events(cfg, range, longest_ms, &mut summary)?;
     events.sort_by_key(|e| e.ms);
     summary.applied = events.len() as u64;
 
     let state = Arc::new(LiveState::new(
-        cfg.windows.clone().into(),
-        cfg.buckets,
+        cfg.windows.specs.clone().into(),
+        cfg.windows.buckets,
         cfg.dimensions.labels.clone(),
         cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
         1,
@@ -168,7 +174,11 @@ pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, Backf
         topic: "backfill".into(),
         partition: 0,
     });
-    let collector = IndexCollector::new(state.clone(), cfg.min_responses, cfg.confidence);
+    let collector = IndexCollector::new(
+        state.clone(),
+        cfg.indices.min_responses,
+        cfg.indices.confidence,
+    );
     let mut samples = Samples::default();
     let total_steps = range.steps().count() as u64;
     let mut progress = Progress::new("sampling");
@@ -210,7 +220,7 @@ fn read_events(
         path: cfg.model.path.clone(),
         source,
     })?;
-    let segmenter = Segmenter::new(cfg.user_dict.as_deref())?;
+    let segmenter = Segmenter::new(cfg.segmenter.user_dict.as_deref())?;
     let settings = cfg.index_settings();
     let lexicon = Lexicon::new(cfg.aspects.clone());
     let guard = DimensionGuard::new(&cfg.dimensions);
@@ -225,8 +235,8 @@ fn read_events(
         lexicon: &lexicon,
     };
 
-    let mut cc = crate::ingest::client_config(cfg);
-    for (k, v) in &cfg.kafka_properties {
+    let mut cc = crate::ingest::client_config(&cfg.kafka);
+    for (k, v) in &cfg.kafka.properties {
         cc.set(k, v);
     }
     // Reads only: a group of its own, no commits, so the running service is not disturbed.

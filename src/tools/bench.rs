@@ -505,8 +505,8 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
     };
     let guard = crate::aggregate::dimensions::DimensionGuard::new(&cfg.dimensions);
     let mut store = PartitionStore::new(
-        cfg.windows.clone().into(),
-        cfg.buckets,
+        cfg.windows.specs.clone().into(),
+        cfg.windows.buckets,
         Layout {
             aspects: lexicon.len(),
         },

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::WindowSpec;
+use super::WindowSpec;
 use crate::score::indices::{Index, NpsCategory, ResponseValues, N_INDICES};
 
 /// Dimension label values of a series, in the order of `dimensions.labels`.
