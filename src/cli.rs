@@ -1,6 +1,6 @@
-//! Command-line interface (clap derive). Each subcommand maps to one entry point in `main.rs`.
+//! Command-line interface (clap derive). Each subcommand maps to one entry point in `main.rs`;
+//! the offline tools declare their own arguments beside their code (`tools::train::TrainArgs` …).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -20,7 +20,7 @@ pub enum Command {
     /// Consume the configured topics and serve the indices (production).
     Run(RunArgs),
     /// Run everything on an embedded Kafka mock cluster with a generated stream.
-    Demo(DemoArgs),
+    Demo(crate::tools::demo::DemoArgs),
     /// Validate a config file; exits non-zero naming the offending field.
     CheckConfig(RunArgs),
     /// Score texts (arguments, or one per line on stdin) → JSON lines.
@@ -30,7 +30,7 @@ pub enum Command {
     /// Evaluate a sentiment model on labelled data.
     Eval(crate::tools::eval::EvalArgs),
     /// End-to-end throughput: produce generated events, consume them through the real pipeline.
-    Bench(BenchArgs),
+    Bench(crate::tools::bench::BenchArgs),
     /// Replay past feedback into OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
     Backfill(BackfillArgs),
 }
@@ -40,25 +40,6 @@ pub struct RunArgs {
     /// TOML config file (see config/manyi.toml).
     #[arg(long, short, default_value = "config/manyi.toml")]
     pub config: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Address for /metrics, /healthz and /readyz.
-    #[arg(long, default_value = "127.0.0.1:9898")]
-    pub listen: SocketAddr,
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long)]
-    pub duration: Option<u64>,
-    /// Generated events per second.
-    #[arg(long, default_value_t = 200)]
-    pub rate: u32,
-    /// Model artifact.
-    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
-    pub model: PathBuf,
-    /// Don't draw the live table (logs only).
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -74,48 +55,6 @@ pub struct ScoreArgs {
     /// P(positive) above this is positive.
     #[arg(long, default_value_t = 0.6)]
     pub positive_above: f64,
-}
-
-/// Text length of generated bench events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TextLength {
-    /// About 25 characters.
-    Short,
-    /// About 70 characters.
-    Long,
-    /// Half short, half long.
-    Mixed,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Events to produce and consume.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub messages: u64,
-    /// Text length of the events.
-    #[arg(long, value_enum, default_value_t = TextLength::Short)]
-    pub text: TextLength,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// Use this broker instead of the in-process mock cluster (the topic "bench" must exist).
-    #[arg(long)]
-    pub brokers: Option<String>,
-    /// Model artifact.
-    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
-    pub model: PathBuf,
-    /// Produce at this steady rate (events/s) while the pipeline consumes, instead of in paused
-    /// bursts: the latency then shows what the pipeline adds at that load, not queueing behind a
-    /// burst. Pick a rate below the burst throughput.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate: Option<u32>,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Write the events a run with these arguments measures (JSON lines) to this file and
-    /// exit, so another pipeline can be timed on the same messages (scripts/python-baseline.sh).
-    #[arg(long)]
-    pub write_events: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! last. librdkafka's fetcher takes 0.7–0.9 s to notice a resume (it sleeps while nothing is
 //! fetchable); a streaming consumer never pauses, so that restart is not counted.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -18,9 +19,9 @@ use rdkafka::ClientConfig;
 use serde::Serialize;
 
 use crate::aggregate::state::now_ms;
-use crate::cli::{BenchArgs, TextLength};
 use crate::config::Config;
 use crate::decode::{decode, DecodeLimits};
+use crate::model::DEFAULT_MODEL_PATH;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::tools::demo::texts::{ASPECTS, MIXED, NEUTRAL};
 
@@ -30,6 +31,49 @@ const PARTITIONS: i32 = 8;
 const CHUNK_BYTES: usize = 24 << 20;
 
 /// Why the benchmark could not run.
+/// Text length of generated bench events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextLength {
+    /// About 25 characters.
+    Short,
+    /// About 70 characters.
+    Long,
+    /// Half short, half long.
+    Mixed,
+}
+
+/// `manyi bench`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Events to produce and consume.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Text length of the events.
+    #[arg(long, value_enum, default_value_t = TextLength::Short)]
+    pub text: TextLength,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Use this broker instead of the in-process mock cluster (the topic "bench" must exist).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Model artifact.
+    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
+    pub model: PathBuf,
+    /// Produce at this steady rate (events/s) while the pipeline consumes, instead of in paused
+    /// bursts: the latency then shows what the pipeline adds at that load, not queueing behind a
+    /// burst. Pick a rate below the burst throughput.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the events a run with these arguments measures (JSON lines) to this file and
+    /// exit, so another pipeline can be timed on the same messages (scripts/python-baseline.sh).
+    #[arg(long)]
+    pub write_events: Option<PathBuf>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("kafka: {0}")]

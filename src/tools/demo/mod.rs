@@ -6,6 +6,8 @@ mod table;
 pub mod texts;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +17,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
 use crate::aggregate::state::now_ms;
-use crate::cli::DemoArgs;
 use crate::config::Config;
+use crate::model::DEFAULT_MODEL_PATH;
 use crate::pipeline::{Pipeline, PipelineError};
 use generate::{Dip, Generator};
 
@@ -33,6 +35,26 @@ pub enum DemoError {
     Pipeline(#[from] PipelineError),
     #[error("config: {0}")]
     Config(#[from] crate::config::ConfigError),
+}
+
+/// `manyi demo`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:9898")]
+    pub listen: SocketAddr,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Generated events per second.
+    #[arg(long, default_value_t = 200)]
+    pub rate: u32,
+    /// Model artifact.
+    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
+    pub model: PathBuf,
+    /// Don't draw the live table (logs only).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Runs the demo until `shutdown` or `--duration`.
