@@ -6,13 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, mock_cluster, now_ms, produce, start, value, wait_for};
+use common::{config, ev, mock_cluster, now_ms, produce, start, value, wait_for};
 use manyi::{Model, Segmenter};
 use serde_json::json;
-
-fn ev(v: serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(&v).unwrap()
-}
 
 #[test]
 fn aspects_wilson_disagreement_and_other_bucket() {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use common::ev;
 use manyi::aggregate::dimensions::DimensionGuard;
 use manyi::aggregate::state::{LiveState, PartitionId, Totals};
 use manyi::decode::{decode, DecodeError, DecodeLimits};
@@ -279,14 +280,11 @@ fn huge_and_deep_inputs() {
         deep_obj(129),
         deep_obj(100_000),
         // A text of 4,999 and 5,001 characters around max_text_chars, and one over max_message_bytes.
-        serde_json::to_vec(&json!({"id": 1, "text": "好".repeat(4_999)})).unwrap(),
-        serde_json::to_vec(&json!({"id": 1, "text": "好".repeat(5_001)})).unwrap(),
-        serde_json::to_vec(&json!({"id": 1, "text": "a".repeat(2 << 20)})).unwrap(),
-        serde_json::to_vec(&json!({"id": "x".repeat(1 << 19), "scores": {"nps": 3}})).unwrap(),
-        serde_json::to_vec(
-            &json!({"id": 1, "scores": {"csat": 4}, "dims": {"channel": "c".repeat(100_000)}}),
-        )
-        .unwrap(),
+        ev(json!({"id": 1, "text": "好".repeat(4_999)})),
+        ev(json!({"id": 1, "text": "好".repeat(5_001)})),
+        ev(json!({"id": 1, "text": "a".repeat(2 << 20)})),
+        ev(json!({"id": "x".repeat(1 << 19), "scores": {"nps": 3}})),
+        ev(json!({"id": 1, "scores": {"csat": 4}, "dims": {"channel": "c".repeat(100_000)}})),
         br#"{"id":1,"scores":{"csat":1e999}}"#.to_vec(),
         br#"{"id":1,"scores":{"csi":{"quality":1e999,"service":-1e999}}}"#.to_vec(),
         br#"{"id":1,"ts":1e999,"scores":{"csat":4}}"#.to_vec(),
