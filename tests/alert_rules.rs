@@ -1,22 +1,19 @@
-//! Alerting and dashboards as code (issue 5), checked with the real `promtool`.
-//!
+//! Alerting as code (issue 5), checked with the real `promtool` (feature `external-tools`):
 //!
 //! * `promtool check rules` and `promtool test rules` on
 //!   `config/prometheus/manyi.rules.yml` and `config/prometheus/tests/*.yml`
 //!   (every alert: fires on a real change, silent on noise / small samples,
 //!   `ManyiNoFeedback` fires on silence; recording rules give the exact global
 //!   ratio across replicas);
-//! * `promtool check config` on the example `config/prometheus/prometheus.yml`;
-//! * the Grafana dashboard `config/grafana/dashboards/manyi.json`: every panel
-//!   has a datasource and only non-empty `expr` targets.
+//! * `promtool check config` on the example `config/prometheus/prometheus.yml`.
 //!
-//! `promtool` comes from Debian's `prometheus` package. When it is missing these
-//! tests FAIL (they never skip): run `scripts/install-test-deps.sh`.
+//! The checks that need no promtool (every alert has a unit test, the Grafana
+//! dashboard) are in `monitoring_config.rs`. When promtool is missing these tests
+//! FAIL (they never skip): run `scripts/install-test-deps.sh`.
 
 mod common;
 
-use common::repo_path;
-use common::shipped::{dashboard, dashboard_panels, prometheus_dir, rule_test_files};
+use common::shipped::{prometheus_dir, rule_test_files};
 use common::tools::promtool_ok;
 
 #[test]
@@ -41,93 +38,10 @@ fn promtool_test_rules() {
 }
 
 #[test]
-fn every_alert_has_a_unit_test() {
-    let rules = std::fs::read_to_string(prometheus_dir().join("manyi.rules.yml")).unwrap();
-    let tests: String = rule_test_files()
-        .iter()
-        .map(|f| std::fs::read_to_string(prometheus_dir().join(f)).unwrap())
-        .collect();
-    let alerts: Vec<&str> = rules
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- alert:"))
-        .map(str::trim)
-        .collect();
-    assert!(
-        alerts.len() >= 9,
-        "expected the alert rules, found {alerts:?}"
-    );
-    for alert in alerts {
-        assert!(
-            tests.contains(&format!("alertname: {alert}\n")),
-            "alert {alert} has no promtool unit test in config/prometheus/tests"
-        );
-    }
-}
-
-#[test]
 fn promtool_check_config() {
     let out = promtool_ok(&prometheus_dir(), &["check", "config", "prometheus.yml"]);
     assert!(
         out.contains("SUCCESS"),
         "unexpected promtool output:\n{out}"
     );
-}
-
-#[test]
-fn grafana_dashboard_is_provisioning_ready() {
-    let dash = dashboard();
-    assert_eq!(dash["uid"], "manyi-overview");
-    assert!(dash["schemaVersion"].as_u64().is_some_and(|v| v >= 36));
-
-    let vars = dash["templating"]["list"]
-        .as_array()
-        .expect("template variables");
-    let var = |name: &str| {
-        vars.iter()
-            .find(|v| v["name"] == name)
-            .unwrap_or_else(|| panic!("template variable {name} missing"))
-    };
-    assert_eq!(var("datasource")["type"], "datasource");
-    assert_eq!(var("datasource")["query"], "prometheus");
-    assert_eq!(var("window")["type"], "query");
-    assert_eq!(var("channel")["multi"], true);
-    assert_eq!(var("channel")["includeAll"], true);
-
-    let panels = dashboard_panels(&dash);
-    for panel in &panels {
-        let title = panel["title"].as_str().unwrap_or("<untitled>");
-        let ds = &panel["datasource"];
-        assert!(
-            ds["uid"].as_str().is_some_and(|u| !u.is_empty()),
-            "panel {title:?} has no datasource"
-        );
-        let targets = panel["targets"]
-            .as_array()
-            .unwrap_or_else(|| panic!("panel {title:?} has no targets"));
-        assert!(!targets.is_empty(), "panel {title:?} has no targets");
-        for target in targets {
-            let expr = target["expr"].as_str().unwrap_or("");
-            assert!(
-                !expr.trim().is_empty(),
-                "panel {title:?} has a target without expr"
-            );
-        }
-    }
-    assert!(
-        panels.len() >= 20,
-        "only {} panels with queries",
-        panels.len()
-    );
-
-    for provisioning in [
-        "config/grafana/provisioning/dashboards/manyi.yml",
-        "config/grafana/provisioning/datasources/prometheus.yml",
-    ] {
-        let text = std::fs::read_to_string(repo_path(provisioning))
-            .unwrap_or_else(|e| panic!("cannot read {provisioning}: {e}"));
-        assert!(
-            text.contains("apiVersion: 1"),
-            "{provisioning} is not a provisioning file"
-        );
-    }
 }
