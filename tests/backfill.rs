@@ -7,16 +7,12 @@
 //! (never skips): run `scripts/install-test-deps.sh`.
 
 mod common;
-#[path = "common/prom.rs"]
-mod prom;
 
 use std::process::Command;
-use std::time::Duration;
 
-use common::{mock_cluster, model_path, now_ms};
-use prom::{run_tool, Prometheus};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::ClientConfig;
+use common::prom::Prometheus;
+use common::tools::promtool_ok;
+use common::{ev, mock_cluster, model_path, now_ms, produce_at};
 use serde_json::json;
 
 const MIN: i64 = 60_000;
@@ -28,28 +24,6 @@ fn rfc3339(ms: i64) -> String {
         .to_rfc3339()
 }
 
-/// Produces `(kafka and event time, payload)` pairs, round-robin over two partitions.
-fn produce_at(brokers: &str, topic: &str, events: &[(i64, Vec<u8>)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    for (i, (ts, payload)) in events.iter().enumerate() {
-        let key = i.to_string();
-        producer
-            .send(
-                BaseRecord::to(topic)
-                    .key(&key)
-                    .payload(payload)
-                    .partition(i as i32 % 2)
-                    .timestamp(*ts),
-            )
-            .map_err(|(e, _)| e)
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(30)).unwrap();
-}
-
 #[test]
 fn backfilled_history_becomes_tsdb_blocks_prometheus_can_query() {
     let cluster = mock_cluster(&[("fb", 2)]);
@@ -58,25 +32,26 @@ fn backfilled_history_becomes_tsdb_blocks_prometheus_can_query() {
     let from = (now_ms() / HOUR - 3) * HOUR;
     let until = from + 30 * MIN;
 
-    let ev = |id: String, ts: i64, csat: u8| -> (i64, Vec<u8>) {
+    // A survey answer on channel app, its Kafka time equal to its event time.
+    let survey = |id: String, ts: i64, csat: u8| -> (i64, Vec<u8>) {
         let v = json!({"id": id, "ts": ts, "kind": "survey", "scores": {"csat": csat},
             "dims": {"channel": "app"}});
-        (ts, serde_json::to_vec(&v).unwrap())
+        (ts, ev(v))
     };
     let mut events = Vec::new();
     // Two days before `from`: before the replay start (from − 24h), never applied.
-    events.push(ev("ancient".into(), from - 48 * HOUR, 1));
+    events.push(survey("ancient".into(), from - 48 * HOUR, 1));
     // Warm-up, two hours before `from`: in the 24h window at `from`, never in the 1h window.
     for i in 0..10 {
-        events.push(ev(format!("w{i}"), from - 2 * HOUR + i * 1000, 5));
+        events.push(survey(format!("w{i}"), from - 2 * HOUR + i * 1000, 5));
     }
     // Undecodable, inside the range.
     events.push((from + 5 * MIN, b"{not json".to_vec()));
     // The drop, 10 minutes into the range.
     for i in 0..10 {
-        events.push(ev(format!("d{i}"), from + 10 * MIN, 1));
+        events.push(survey(format!("d{i}"), from + 10 * MIN, 1));
     }
-    produce_at(&brokers, "fb", &events);
+    produce_at(&brokers, "fb", &events, Some(2));
 
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("manyi.toml");
@@ -121,8 +96,8 @@ fn backfilled_history_becomes_tsdb_blocks_prometheus_can_query() {
     assert!(!text.contains("_total"), "only gauges are backfilled");
 
     let blocks = tmp.path().join("data");
-    let log = run_tool(
-        "promtool",
+    let log = promtool_ok(
+        tmp.path(),
         &[
             "tsdb",
             "create-blocks-from",

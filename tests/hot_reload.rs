@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, mock_cluster, now_ms, produce, start, value, wait_for, Sample};
+use common::{config, ev, mock_cluster, now_ms, produce, start, value, wait_for, Sample};
 use serde_json::json;
 
 fn model_version(s: &[Sample]) -> Option<String> {
@@ -20,7 +20,7 @@ fn batch(prefix: &str, n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| {
             let text = if i % 2 == 0 { "东西很好，物流也快，非常满意" } else { "质量太差了，客服也不理人，很失望" };
-            serde_json::to_vec(&json!({"id": format!("{prefix}{i}"), "ts": t, "text": text, "dims": {"channel": "app"}})).unwrap()
+            ev(json!({"id": format!("{prefix}{i}"), "ts": t, "text": text, "dims": {"channel": "app"}}))
         })
         .collect()
 }

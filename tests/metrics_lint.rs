@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{config, mock_cluster, now_ms, produce, start, value, wait_for};
+use common::tools::promtool;
+use common::{config, ev, metrics_text, mock_cluster, now_ms, produce, start, value, wait_for};
 use serde_json::json;
 
 #[test]
@@ -21,8 +21,12 @@ fn promtool_check_metrics_finds_only_the_documented_suffix_lints() {
     let running = start(cfg.validate().unwrap());
     let t = now_ms();
     let events: Vec<Vec<u8>> = vec![
-        serde_json::to_vec(&json!({"id": "1", "ts": t, "kind": "complaint", "text": "物流太慢了，客服也不回复", "scores": {"csat": 2, "nps": 3, "ces": 6, "csi": {"quality": 4}}, "dims": {"channel": "app"}})).unwrap(),
-        serde_json::to_vec(&json!({"id": "2", "ts": t, "text": "质量很好，价格也便宜", "scores": {"csat": 5, "nps": 10}, "dims": {"channel": "web"}})).unwrap(),
+        ev(
+            json!({"id": "1", "ts": t, "kind": "complaint", "text": "物流太慢了，客服也不回复", "scores": {"csat": 2, "nps": 3, "ces": 6, "csi": {"quality": 4}}, "dims": {"channel": "app"}}),
+        ),
+        ev(
+            json!({"id": "2", "ts": t, "text": "质量很好，价格也便宜", "scores": {"csat": 5, "nps": 10}, "dims": {"channel": "web"}}),
+        ),
         b"not json".to_vec(),
     ];
     produce(&brokers, "fb", &events, None);
@@ -30,30 +34,11 @@ fn promtool_check_metrics_finds_only_the_documented_suffix_lints() {
         value(s, "manyi_messages_total", &[("outcome", "applied")]) == Some(2.0)
             && value(s, "manyi_messages_total", &[("outcome", "invalid")]) == Some(1.0)
     });
-    let body = ureq::get(&format!("http://{}/metrics", running.addr))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let body = metrics_text(running.addr);
     running.stop().unwrap();
 
-    let mut child = match Command::new("promtool").args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) => panic!("promtool is required (Debian package `prometheus`): run scripts/install-test-deps.sh ({e})"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // promtool exits non-zero when it has findings; the findings are what is checked.
+    let (_, text) = promtool(Path::new("."), &["check", "metrics"], Some(body.as_bytes()));
     let mut findings: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     findings.sort();
     findings.dedup();

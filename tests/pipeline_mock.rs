@@ -5,12 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, mock_cluster, now_ms, produce, start, value, wait_for};
+use common::{config, ev, mock_cluster, now_ms, produce, start, value, wait_for};
 use serde_json::json;
-
-fn ev(v: serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(&v).unwrap()
-}
 
 #[test]
 fn survey_indices_are_exact_and_bad_input_is_counted() {

@@ -8,26 +8,21 @@
 //! (never skips): run `scripts/install-test-deps.sh`.
 
 mod common;
-#[path = "common/prom.rs"]
-mod prom;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{config, mock_cluster, now_ms, produce, start};
-use prom::Prometheus;
+use common::prom::Prometheus;
+use common::shipped::{dashboard, dashboard_panels, prometheus_dir};
+use common::{config, ev, mock_cluster, now_ms, produce, start};
 use serde_json::json;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
 /// Generous: the machine is shared; nothing here measures time.
 const DEADLINE: Duration = Duration::from_secs(180);
-
-fn ev(v: serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(&v).unwrap()
-}
 
 /// The scripted stream, relative to `t0` (the test's start):
 ///
@@ -94,11 +89,8 @@ fn scripted_stream(t0: i64) -> Vec<Vec<u8>> {
 
 /// The shipped rules with only the `for:` durations shortened to 5 s: the shipped ones (5–15
 /// minutes) would make this test last a quarter of an hour. Every other line is the shipped file.
-fn rules_with_short_for(dir: &Path) -> std::path::PathBuf {
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/prometheus/manyi.rules.yml"),
-    )
-    .unwrap();
+fn rules_with_short_for(dir: &Path) -> PathBuf {
+    let shipped = std::fs::read_to_string(prometheus_dir().join("manyi.rules.yml")).unwrap();
     let mut replaced = 0;
     let text: String = shipped
         .lines()
@@ -123,28 +115,16 @@ fn rules_with_short_for(dir: &Path) -> std::path::PathBuf {
 
 /// The queries of every panel in the shipped dashboard (rows included), with their titles.
 fn dashboard_queries() -> Vec<(String, String)> {
-    fn walk(panels: &[serde_json::Value], out: &mut Vec<(String, String)>) {
-        for p in panels {
-            if let Some(inner) = p["panels"].as_array() {
-                walk(inner, out);
-            }
-            for t in p["targets"].as_array().into_iter().flatten() {
-                if let Some(expr) = t["expr"].as_str() {
-                    out.push((
-                        p["title"].as_str().unwrap_or("").to_owned(),
-                        expr.to_owned(),
-                    ));
-                }
+    let dash = dashboard();
+    let mut out = Vec::new();
+    for panel in dashboard_panels(&dash) {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            if let Some(expr) = target["expr"].as_str() {
+                let title = panel["title"].as_str().unwrap_or("");
+                out.push((title.to_owned(), expr.to_owned()));
             }
         }
     }
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grafana/dashboards/manyi.json"),
-    )
-    .unwrap();
-    let dash: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut out = Vec::new();
-    walk(dash["panels"].as_array().unwrap(), &mut out);
     out
 }
 

@@ -1,17 +1,62 @@
-//! Helpers shared by the integration tests: an in-process mock Kafka cluster, a producer, and a
-//! scraper that parses the Prometheus text format.
+//! Helpers shared by the integration tests, in one place: an in-process mock Kafka cluster, a
+//! producer, an event builder, a scraper that parses the Prometheus text format, one polling wait,
+//! and the pipeline running on its own thread.
+//!
+//! Submodules: `shipped` reads the shipped monitoring config; `tools` (promtool) and `prom` (a
+//! Prometheus server) serve the tests of the `external-tools` feature; `tansu` (a real broker, the
+//! binary as a child process) serves `real_broker.rs`.
 
 #![allow(dead_code)]
 
+pub mod prom;
+pub mod shipped;
 pub mod tansu;
+pub mod tools;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
+
+/// How often the waits below try again.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// A file or directory of this repository, by its path from the root.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A port that was free a moment ago on 127.0.0.1 (bound and released; the caller binds it next).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// Calls `attempt` every 100 ms until it returns `Some`: that value, or `None` once `timeout` has
+/// passed. Callers panic with what they were waiting for and what they saw last.
+pub fn poll_until<T>(timeout: Duration, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(t) = attempt() {
+            return Some(t);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+}
+
+/// One event as the Kafka payload manyi reads: the JSON of `v`.
+pub fn ev(v: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&v).expect("JSON value serializes")
+}
 
 pub fn mock_cluster(
     topics: &[(&str, i32)],
@@ -25,15 +70,34 @@ pub fn mock_cluster(
 
 /// Produces each payload to `topic` (partition = index % partitions when given) and waits for acks.
 pub fn produce(brokers: &str, topic: &str, payloads: &[Vec<u8>], partitions: Option<i32>) {
+    let untimed = payloads.iter().map(|p| (None, p.as_slice()));
+    produce_records(brokers, topic, untimed, partitions);
+}
+
+/// As [`produce`], each payload with its Kafka timestamp (ms): `(timestamp, payload)` pairs.
+pub fn produce_at(brokers: &str, topic: &str, events: &[(i64, Vec<u8>)], partitions: Option<i32>) {
+    let timed = events.iter().map(|(ts, p)| (Some(*ts), p.as_slice()));
+    produce_records(brokers, topic, timed, partitions);
+}
+
+fn produce_records<'a>(
+    brokers: &str,
+    topic: &str,
+    records: impl Iterator<Item = (Option<i64>, &'a [u8])>,
+    partitions: Option<i32>,
+) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()
         .expect("producer");
-    for (i, p) in payloads.iter().enumerate() {
+    for (i, (ts, payload)) in records.enumerate() {
         let key = i.to_string();
-        let mut rec = BaseRecord::to(topic).key(&key).payload(p);
+        let mut rec = BaseRecord::to(topic).key(&key).payload(payload);
         if let Some(n) = partitions {
             rec = rec.partition(i as i32 % n);
+        }
+        if let Some(ts) = ts {
+            rec = rec.timestamp(ts);
         }
         send_retrying(&producer, rec);
     }
@@ -73,14 +137,18 @@ pub struct Sample {
     pub value: f64,
 }
 
-pub fn scrape(addr: SocketAddr) -> Vec<Sample> {
-    let body = ureq::get(&format!("http://{addr}/metrics"))
+/// The body of `GET /metrics`.
+pub fn metrics_text(addr: SocketAddr) -> String {
+    ureq::get(&format!("http://{addr}/metrics"))
         .call()
         .expect("GET /metrics")
         .into_body()
         .read_to_string()
-        .expect("body");
-    parse_exposition(&body)
+        .expect("body")
+}
+
+pub fn scrape(addr: SocketAddr) -> Vec<Sample> {
+    parse_exposition(&metrics_text(addr))
 }
 
 /// Parses the Prometheus text format into samples (histogram and summary samples are NaN).
@@ -136,23 +204,22 @@ pub fn wait_for(
     timeout: Duration,
     done: impl Fn(&[Sample]) -> bool,
 ) -> Vec<Sample> {
-    let start = Instant::now();
-    loop {
+    let mut last = Vec::new();
+    let found = poll_until(timeout, || {
         let samples = scrape(addr);
         if done(&samples) {
-            return samples;
+            return Some(samples);
         }
-        if start.elapsed() > timeout {
-            let relevant: Vec<_> = samples
-                .iter()
-                .filter(|s| {
-                    s.name.starts_with("manyi_messages") || s.name.starts_with("manyi_invalid")
-                })
-                .collect();
-            panic!("timed out waiting for {what}; last counters: {relevant:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        last = samples;
+        None
+    });
+    found.unwrap_or_else(|| {
+        let relevant: Vec<_> = last
+            .iter()
+            .filter(|s| s.name.starts_with("manyi_messages") || s.name.starts_with("manyi_invalid"))
+            .collect();
+        panic!("timed out waiting for {what}; last counters: {relevant:?}");
+    })
 }
 
 pub fn now_ms() -> i64 {
@@ -162,8 +229,8 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-pub fn model_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json")
+pub fn model_path() -> PathBuf {
+    repo_path("models/default.json")
 }
 
 /// A pipeline running on its own runtime thread.

@@ -1,49 +1,14 @@
 //! A real Prometheus server (Debian's `prometheus` package) for the end-to-end tests: started on
 //! a free loopback port with a temp data dir, queried through its HTTP API, killed on drop.
 
-#![allow(dead_code)]
-
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-pub const MISSING: &str = "is required by the end-to-end tests (Debian package `prometheus`). \
-     Run `scripts/install-test-deps.sh` and retry.";
-
-/// Runs `tool args` and returns stdout+stderr; panics (never skips) when the tool is missing or
-/// fails.
-pub fn run_tool(tool: &str, args: &[&str]) -> String {
-    let out = match Command::new(tool).args(args).output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("`{tool}` was not found on PATH; it {MISSING}")
-        }
-        Err(e) => panic!("cannot run {tool} {args:?}: {e}"),
-    };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} failed with {}:\n{text}",
-        out.status
-    );
-    text
-}
-
-/// A free loopback port (bound and released; Prometheus binds it right after).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use super::{free_port, poll_until, tools};
 
 pub struct Prometheus {
     pub addr: SocketAddr,
@@ -65,31 +30,21 @@ impl Prometheus {
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log_file);
-        let child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                panic!("`prometheus` was not found on PATH; it {MISSING}")
-            }
-            Err(e) => panic!("cannot start prometheus: {e}"),
-        };
+        let child = tools::spawn(&mut cmd);
         let mut p = Prometheus { addr, child, log };
-        let start = Instant::now();
-        loop {
-            if let Ok(r) = ureq::get(&format!("http://{addr}/-/ready")).call() {
-                if r.status() == 200 {
-                    return p;
-                }
-            }
+        let ready = poll_until(Duration::from_secs(120), || {
             if let Ok(Some(status)) = p.child.try_wait() {
                 panic!("prometheus exited with {status}:\n{}", p.log_tail());
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "prometheus not ready after 120 s:\n{}",
-                p.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            let answer = ureq::get(&format!("http://{addr}/-/ready")).call();
+            answer.is_ok_and(|r| r.status() == 200).then_some(())
+        });
+        assert!(
+            ready.is_some(),
+            "prometheus not ready after 120 s:\n{}",
+            p.log_tail()
+        );
+        p
     }
 
     pub fn log_tail(&self) -> String {
@@ -144,18 +99,12 @@ impl Prometheus {
         timeout: Duration,
         done: impl Fn(&Self) -> Option<T>,
     ) -> T {
-        let start = Instant::now();
-        loop {
-            if let Some(t) = done(self) {
-                return t;
-            }
-            assert!(
-                start.elapsed() < timeout,
+        poll_until(timeout, || done(self)).unwrap_or_else(|| {
+            panic!(
                 "timed out after {timeout:?} waiting for {what}; prometheus log:\n{}",
                 self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
+            )
+        })
     }
 }
 
