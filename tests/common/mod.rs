@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
-pub mod tansu;
+pub mod kafka;
+pub mod process;
+pub mod topic;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
