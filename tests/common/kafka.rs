@@ -237,7 +237,15 @@ impl Node {
             .expect("kafka stdout log");
         let child = Command::new(java())
             .current_dir(&self.dir)
-            .args([HEAP, "-Xms64m", "-XX:+UseSerialGC", "-Djava.awt.headless=true"])
+            // C1 only: a node started in ~6 s instead of ~9.5 s on 2 busy cores, with 40 % less
+            // CPU; these tests move a few MB through it.
+            .args([
+                HEAP,
+                "-Xms64m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-Djava.awt.headless=true",
+            ])
             .arg(format!(
                 "-Dlog4j2.configurationFile={}",
                 self.dir.join("log4j2.properties").display()
@@ -305,6 +313,12 @@ impl Node {
     }
 }
 
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -336,6 +350,7 @@ impl Kafka {
 
     fn launch(n: usize, security: Security) -> Kafka {
         let (java, libs) = (java(), kafka_libs());
+        let began = Instant::now();
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = free_ports(3 * n);
         let mut nodes: Vec<Node> = (1..=n as i32)
@@ -379,31 +394,47 @@ impl Kafka {
                 std::fs::write(node.dir.join("keystore.pem"), format!("{key_pem}{cert_pem}"))
                     .unwrap();
             }
-            let mut format = Command::new(&java);
-            format
-                .args([HEAP, "-XX:+UseSerialGC"])
-                .arg(format!(
-                    "-Dlog4j2.configurationFile={}",
-                    node.dir.join("log4j2.properties").display()
-                ))
-                .arg("-cp")
-                .arg(format!("{}/*", libs.display()))
-                .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])
-                .arg(node.dir.join("server.properties"));
-            if let Security::Scram { user, password } = &security {
+        }
+        // The nodes' storage is formatted in parallel (a JVM each, ~2.5 s).
+        let formats: Vec<(i32, Child)> = nodes
+            .iter()
+            .map(|node| {
+                let log = File::create(node.dir.join("format.log")).expect("format log");
+                let mut format = Command::new(&java);
                 format
-                    .arg("--add-scram")
-                    .arg(format!("SCRAM-SHA-256=[name={user},password={password}]"));
-            }
-            let out = format.output().expect("kafka StorageTool format");
+                    .args([HEAP, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+                    .arg(format!(
+                        "-Dlog4j2.configurationFile={}",
+                        node.dir.join("log4j2.properties").display()
+                    ))
+                    .arg("-cp")
+                    .arg(format!("{}/*", libs.display()))
+                    .args(["kafka.tools.StorageTool", "format", "-t", &cluster_id, "-c"])
+                    .arg(node.dir.join("server.properties"));
+                if let Security::Scram { user, password } = &security {
+                    format
+                        .arg("--add-scram")
+                        .arg(format!("SCRAM-SHA-256=[name={user},password={password}]"));
+                }
+                let child = format
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone().unwrap())
+                    .stderr(log)
+                    .spawn()
+                    .expect("start kafka's StorageTool format");
+                (node.id, child)
+            })
+            .collect();
+        for (id, mut child) in formats {
+            let status = child.wait().expect("kafka StorageTool format");
             assert!(
-                out.status.success(),
-                "kafka storage format of node {}: {}{}",
-                node.id,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                status.success(),
+                "kafka storage format of node {id} exited with {status}: {}",
+                std::fs::read_to_string(dir.path().join(format!("node-{id}/format.log")))
+                    .unwrap_or_default()
             );
         }
+        let formatted = began.elapsed();
         for node in &mut nodes {
             node.spawn();
         }
@@ -416,6 +447,13 @@ impl Kafka {
             security,
         };
         k.wait_brokers(n);
+        println!(
+            "kafka {}: {n} KRaft node(s) ({}) formatted in {:.1} s, ready in {:.1} s",
+            kafka_version(),
+            k.security.protocol(),
+            formatted.as_secs_f64(),
+            (began.elapsed() - formatted).as_secs_f64()
+        );
         k
     }
 
@@ -605,12 +643,17 @@ impl Kafka {
             .map(|n| n.id)
             .collect();
         assert!(!stopped.is_empty(), "stop a node before restarting it");
+        let began = Instant::now();
         for &id in &stopped {
             self.node(id).spawn();
         }
         for &id in &stopped {
             self.node(id).wait_ready(Duration::from_secs(120));
         }
+        println!(
+            "kafka: node(s) {stopped:?} restarted, ready in {:.1} s",
+            began.elapsed().as_secs_f64()
+        );
     }
 }
 

@@ -2,13 +2,16 @@
 //! reading a topic back for the offline oracle, watermarks and committed offsets, and small
 //! utilities (free ports, unique names, waiting for a condition).
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
@@ -134,7 +137,8 @@ pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64,
     }
     c.assign(&tpl).unwrap();
     let total: i64 = ends.iter().sum();
-    let mut out = Vec::new();
+    // By (partition, offset): a message delivered again after a reconnect is the same message.
+    let mut out = BTreeMap::new();
     let start = Instant::now();
     while (out.len() as i64) < total {
         assert!(
@@ -142,19 +146,25 @@ pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64,
             "read {} of {total} messages of {topic}",
             out.len()
         );
-        if let Some(m) = c.poll(Duration::from_millis(200)) {
-            let m = m.expect("read topic");
-            if m.offset() < ends[m.partition() as usize] {
-                out.push((
-                    m.partition(),
-                    m.offset(),
-                    m.payload().unwrap_or_default().to_vec(),
-                ));
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                if m.offset() < ends[m.partition() as usize] {
+                    out.insert(
+                        (m.partition(), m.offset()),
+                        m.payload().unwrap_or_default().to_vec(),
+                    );
+                }
             }
+            // A broker of a cluster is down on purpose: librdkafka reports the lost connection
+            // and reads from the partitions' new leaders.
+            Some(Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown,
+            ))) => {}
+            Some(Err(e)) => panic!("read topic {topic}: {e}"),
+            None => {}
         }
     }
-    out.sort_by_key(|(p, o, _)| (*p, *o));
-    out
+    out.into_iter().map(|((p, o), b)| (p, o, b)).collect()
 }
 
 /// High watermarks of partitions `0..partitions`.
