@@ -30,8 +30,12 @@ echo "fetch-kafka: fetching Apache Kafka $version (kafka_2.13 and its runtime ja
 mkdir -p "$home"
 tmp="$(mktemp -d "$home/.libs.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp" >&2
+if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" > "$home/mvn.log" 2>&1; then
+    cat "$home/mvn.log" >&2
+    echo "fetch-kafka: mvn failed (log above, also in $home/mvn.log)" >&2
+    exit 1
+fi
 [ -f "$tmp/kafka_2.13-$version.jar" ] || { echo "fetch-kafka: kafka_2.13-$version.jar missing after mvn" >&2; exit 1; }
 rm -rf "$libs"
 mv "$tmp" "$libs"

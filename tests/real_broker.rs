@@ -529,7 +529,10 @@ fn sasl_scram_with_the_password_from_the_environment() {
         for (k, v) in &sasl[..3] {
             cc.set(*k, *v);
         }
-        let wrong: BaseConsumer = cc.set("sasl.password", "not-the-password").create().unwrap();
+        let wrong: BaseConsumer = cc
+            .set("sasl.password", "not-the-password")
+            .create()
+            .unwrap();
         let refused = wrong.fetch_metadata(None, Duration::from_secs(10));
         assert!(refused.is_err(), "a wrong SCRAM password was accepted");
     }
@@ -792,7 +795,9 @@ fn stream(
 }
 
 /// Each payload with how often it occurs (a multiset: some invalid payloads repeat).
-fn payload_counts<'a>(payloads: impl IntoIterator<Item = &'a Vec<u8>>) -> BTreeMap<&'a [u8], usize> {
+fn payload_counts<'a>(
+    payloads: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> BTreeMap<&'a [u8], usize> {
     let mut out = BTreeMap::new();
     for p in payloads {
         *out.entry(p.as_slice()).or_default() += 1;

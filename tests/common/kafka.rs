@@ -37,7 +37,10 @@ const HEAP: &str = "-Xmx384m";
 
 /// The Kafka version of `scripts/kafka/pom.xml` (`<kafka.version>`).
 pub fn kafka_version() -> &'static str {
-    let start = POM.find("<kafka.version>").expect("<kafka.version> in the pom") + 15;
+    let start = POM
+        .find("<kafka.version>")
+        .expect("<kafka.version> in the pom")
+        + 15;
     let len = POM[start..].find('<').unwrap();
     &POM[start..start + len]
 }
@@ -372,8 +375,8 @@ impl Kafka {
         // A random Kafka Uuid (22 characters of URL-safe base64); like Kafka's own, never one
         // starting with '-', which the storage tool's argument parser takes for an option.
         let cluster_id = loop {
-            let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(rand::random::<[u8; 16]>());
+            let id =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
             if !id.starts_with('-') {
                 break id;
             }
@@ -391,8 +394,11 @@ impl Kafka {
             )
             .unwrap();
             if let Security::Tls { cert_pem, key_pem } = &security {
-                std::fs::write(node.dir.join("keystore.pem"), format!("{key_pem}{cert_pem}"))
-                    .unwrap();
+                std::fs::write(
+                    node.dir.join("keystore.pem"),
+                    format!("{key_pem}{cert_pem}"),
+                )
+                .unwrap();
             }
         }
         // The nodes' storage is formatted in parallel (a JVM each, ~2.5 s).

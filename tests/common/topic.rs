@@ -11,8 +11,8 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -147,14 +147,13 @@ pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64,
             out.len()
         );
         match c.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                if m.offset() < ends[m.partition() as usize] {
-                    out.insert(
-                        (m.partition(), m.offset()),
-                        m.payload().unwrap_or_default().to_vec(),
-                    );
-                }
+            Some(Ok(m)) if m.offset() < ends[m.partition() as usize] => {
+                out.insert(
+                    (m.partition(), m.offset()),
+                    m.payload().unwrap_or_default().to_vec(),
+                );
             }
+            Some(Ok(_)) => {}
             // A broker of a cluster is down on purpose: librdkafka reports the lost connection
             // and reads from the partitions' new leaders.
             Some(Err(KafkaError::MessageConsumption(
@@ -196,4 +195,3 @@ pub fn committed(brokers: &str, group: &str, topic: &str, partitions: i32) -> Ve
         })
         .collect()
 }
-
