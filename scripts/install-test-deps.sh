@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine:
 #  - Debian's prometheus package (prometheus + promtool) for rule tests and scrape tests
-#  - tansu 0.6.0 (a Kafka-compatible broker) for the real-broker tests, into ~/.cargo/bin
+#  - Apache Kafka (jars from Maven Central, run by the machine's Java 17+) for the real-broker
+#    tests, into a cache outside the work tree (scripts/fetch-kafka.sh)
 #  - libssl-dev and pkg-config, which the rdkafka `ssl` feature (TLS, SASL SCRAM) builds against
 # Idempotent: tools already present are left alone.
 set -euo pipefail
@@ -14,8 +15,8 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
     # The package starts a system service on some hosts; the tests start their own servers.
+    # Only that service is stopped (never processes by name).
     $SUDO systemctl stop prometheus 2>/dev/null || true
-    pkill -x prometheus 2>/dev/null || true
 fi
 
 # rdkafka's `ssl` feature (TLS, SASL SCRAM) builds against the system OpenSSL.
@@ -25,11 +26,13 @@ if ! dpkg -s libssl-dev >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libssl-dev pkg-config >/dev/null
 fi
 
-TANSU="${CARGO_HOME:-$HOME/.cargo}/bin/tansu"
-if [ ! -x "$TANSU" ] || ! "$TANSU" --version 2>/dev/null | grep -q '0\.6\.0'; then
-    echo "install-test-deps: building tansu 0.6.0 (about 20 minutes on 2 cores)"
-    cargo install tansu --version 0.6.0 --locked --features dynostore,libsql
+# Apache Kafka 4 runs on Java 17+ (Debian 12's default JRE); Maven fetches its jars.
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+    echo "install-test-deps: installing a Java runtime and Maven (Apache Kafka for the broker tests)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends default-jre-headless maven >/dev/null
 fi
+KAFKA_LIBS="$("$(dirname "$0")/fetch-kafka.sh")"
 
 command -v promtool
-"$TANSU" --version
+echo "kafka jars: $KAFKA_LIBS"

@@ -1,5 +1,6 @@
-//! Nothing lost, nothing counted twice, against a real broker (tansu) and the real binary: dead
-//! letters, kill -9 and restart, replicas joining and dying, a broker outage, SIGTERM.
+//! Nothing lost, nothing counted twice, against a real broker (Apache Kafka, KRaft, from
+//! tests/common/kafka.rs) and the real binary: dead letters, kill -9 and restart, replicas joining
+//! and dying, a broker outage, SIGTERM, SASL/SCRAM and TLS served by Kafka itself.
 //!
 //! The oracle of every test is an offline recomputation: the topic is read back from the broker
 //! and the NPS and CSAT sums and counts per channel and window are worked out here, independently
@@ -13,9 +14,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::tansu::{
-    committed, end_offsets, eventually, produce, produce_with, read_topic, unique, Manyi,
-    RunConfig, Tansu,
+use common::kafka::{Kafka, Security};
+use common::process::{Manyi, RunConfig};
+use common::topic::{
+    committed, end_offsets, eventually, produce, produce_with, read_topic, unique,
 };
 use common::{now_ms, Sample};
 use serde_json::{json, Value};
@@ -230,7 +232,7 @@ fn wait_committed_to_end(brokers: &str, group: &str, topic: &str, partitions: i3
 #[test]
 fn invalid_messages_go_to_the_dead_letter_topic_with_their_envelope() {
     let _g = serial();
-    let broker = Tansu::start();
+    let broker = Kafka::start();
     let (topic, dlq) = (unique("fb"), unique("fb-dlq"));
     broker.create_topic(&topic, 2);
     broker.create_topic(&dlq, 1);
@@ -291,7 +293,7 @@ fn invalid_messages_go_to_the_dead_letter_topic_with_their_envelope() {
 #[test]
 fn kill_9_and_restart_rebuilds_the_windows_exactly() {
     let _g = serial();
-    let broker = Tansu::start();
+    let broker = Kafka::start();
     let topic = unique("fb");
     broker.create_topic(&topic, 3);
     let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
@@ -327,7 +329,7 @@ fn kill_9_and_restart_rebuilds_the_windows_exactly() {
 #[test]
 fn replicas_joining_and_dying_add_up_to_the_oracle() {
     let _g = serial();
-    let broker = Tansu::start();
+    let broker = Kafka::start();
     let topic = unique("fb");
     broker.create_topic(&topic, 4);
     let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
@@ -358,9 +360,8 @@ fn replicas_joining_and_dying_add_up_to_the_oracle() {
     producer.join().unwrap();
     wait_exact(&[&a, &b, &c], &bs, &topic, 4);
 
-    // One stops mid-stream (SIGTERM: it drains, commits and leaves the group). With kill -9,
-    // tansu 0.6.0's coordinator expired the member but one survivor never rejoined, leaving a
-    // partition unowned (see the report on issue 7); kill -9 is covered by the restart test.
+    // One stops mid-stream (SIGTERM: it drains, commits and leaves the group). kill -9 of a
+    // replica mid-stream is its own test below.
     let producer = {
         let (bs, topic) = (bs.clone(), topic.clone());
         std::thread::spawn(move || {
@@ -400,7 +401,7 @@ fn replicas_joining_and_dying_add_up_to_the_oracle() {
 #[test]
 fn broker_outage_keeps_serving_reports_not_ready_and_loses_nothing() {
     let _g = serial();
-    let mut broker = Tansu::start();
+    let mut broker = Kafka::start();
     let topic = unique("fb");
     broker.create_topic(&topic, 2);
     let mut cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
@@ -457,7 +458,7 @@ fn broker_outage_keeps_serving_reports_not_ready_and_loses_nothing() {
 #[test]
 fn sigterm_drains_commits_and_exits_zero() {
     let _g = serial();
-    let broker = Tansu::start();
+    let broker = Kafka::start();
     let topic = unique("fb");
     broker.create_topic(&topic, 2);
     let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
@@ -506,21 +507,14 @@ fn sigterm_drains_commits_and_exits_zero() {
 #[test]
 fn sasl_scram_with_the_password_from_the_environment() {
     let _g = serial();
-    let mut broker = Tansu::start();
+    // The SCRAM credentials are added when the storage is formatted, before the first start.
+    let password = "s3cret-Scram-pw-7f2c";
+    let broker = Kafka::start_secured(Security::Scram {
+        user: "manyi".into(),
+        password: password.into(),
+    });
     let topic = unique("fb");
     broker.create_topic(&topic, 2);
-    // tansu's CLI cannot authenticate: users are created before authentication is switched on.
-    let password = "s3cret-Scram-pw-7f2c";
-    broker.command(&[
-        "user",
-        "create",
-        "manyi",
-        password,
-        "--mechanism",
-        "scram256",
-    ]);
-    broker.stop();
-    broker.restart_with(&["--authentication"]);
     let bs = broker.brokers();
     let sasl = [
         ("security.protocol", "SASL_PLAINTEXT"),
@@ -528,6 +522,20 @@ fn sasl_scram_with_the_password_from_the_environment() {
         ("sasl.username", "manyi"),
         ("sasl.password", password),
     ];
+    // The listener authenticates: a wrong password gets no metadata.
+    {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let mut cc = common::topic::client(&bs);
+        for (k, v) in &sasl[..3] {
+            cc.set(*k, *v);
+        }
+        let wrong: BaseConsumer = cc
+            .set("sasl.password", "not-the-password")
+            .create()
+            .unwrap();
+        let refused = wrong.fetch_metadata(None, Duration::from_secs(10));
+        assert!(refused.is_err(), "a wrong SCRAM password was accepted");
+    }
     let t0 = now_ms();
     let payloads = events(0..500, t0);
     let placed = produce_with(&bs, &topic, &payloads, 2, &sasl);
@@ -554,7 +562,7 @@ fn sasl_scram_with_the_password_from_the_environment() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let metrics = common::tansu::get(manyi.addr, "/metrics").unwrap().1;
+    let metrics = common::process::get(manyi.addr, "/metrics").unwrap().1;
     assert!(!metrics.contains(password), "the password is in /metrics");
     assert!(
         !manyi.log().contains(password),
@@ -568,12 +576,12 @@ fn sasl_scram_with_the_password_from_the_environment() {
 #[test]
 fn dead_letter_topic_unavailable_holds_the_partition_then_delivers() {
     let _g = serial();
-    let broker = Tansu::start();
+    let broker = Kafka::start();
     let (topic, dlq) = (unique("fb"), unique("fb-dlq"));
     broker.create_topic(&topic, 1);
     let bs = broker.brokers();
-    // The dead-letter topic does not exist yet and tansu does not create topics on demand: every
-    // dead-letter write fails until it is created below.
+    // The dead-letter topic does not exist yet and the broker does not create topics on demand
+    // (auto.create.topics.enable=false): every dead-letter write fails until it is created below.
     let mut cfg = RunConfig::new(&bs, &topic, &unique("g"));
     cfg.dead_letter_topic = Some(dlq.clone());
     let t0 = now_ms();
@@ -665,30 +673,42 @@ fn dead_letter_topic_unavailable_holds_the_partition_then_delivers() {
     );
 }
 
+/// TLS handshakes the broker refused, from its log (the SocketServer logs each at INFO).
+fn failed_handshakes(broker: &Kafka) -> usize {
+    broker.log().matches("SSL handshake failed").count()
+}
+
 #[test]
 fn tls_with_a_self_signed_certificate_end_to_end() {
     let _g = serial();
-    let front_port = common::tansu::free_port();
-    let broker = Tansu::start_advertising(Some(front_port), &[]);
-    let topic = unique("fb");
-    broker.create_topic(&topic, 2);
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let front = common::tansu::TlsFront::start(
-        front_port,
-        broker.brokers(),
-        &cert.cert.pem(),
-        &cert.key_pair.serialize_pem(),
-    );
+    // Kafka serves TLS itself: its CLIENT listener is SSL with a PEM keystore of this certificate.
+    let broker = Kafka::start_secured(Security::Tls {
+        cert_pem: cert.cert.pem(),
+        key_pem: cert.key_pair.serialize_pem(),
+    });
+    let topic = unique("fb");
+    broker.create_topic(&topic, 2);
     let tmp = tempfile::tempdir().unwrap();
     let ca = tmp.path().join("ca.pem");
     std::fs::write(&ca, cert.cert.pem()).unwrap();
     let ca = ca.display().to_string();
-    let bs = format!("127.0.0.1:{front_port}");
+    let bs = broker.brokers();
     let tls = [
         ("security.protocol", "SSL"),
         ("ssl.ca.location", ca.as_str()),
     ];
+    // The listener is TLS only: a plaintext client gets no metadata.
+    {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let plain: BaseConsumer = common::topic::client(&bs).create().unwrap();
+        assert!(
+            plain.fetch_metadata(None, Duration::from_secs(5)).is_err(),
+            "the SSL listener answered a plaintext client"
+        );
+    }
+    let refused_before = failed_handshakes(&broker);
 
     let t0 = now_ms();
     let payloads = events(0..500, t0);
@@ -708,10 +728,11 @@ fn tls_with_a_self_signed_certificate_end_to_end() {
         assert!(start.elapsed() < PATIENCE, "nothing consumed over TLS");
         std::thread::sleep(Duration::from_millis(200));
     }
-    use std::sync::atomic::Ordering::Relaxed;
-    let sessions = front.accepted.load(Relaxed);
-    assert!(sessions > 0);
-    assert_eq!(front.rejected.load(Relaxed), 0, "a TLS handshake failed");
+    assert_eq!(
+        failed_handshakes(&broker),
+        refused_before,
+        "a TLS handshake of the producer or manyi failed"
+    );
 
     // The CA setting is honoured: a manyi trusting another CA refuses the broker's certificate.
     let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
@@ -724,11 +745,211 @@ fn tls_with_a_self_signed_certificate_end_to_end() {
         .insert("ssl.ca.location".into(), wrong_ca.display().to_string());
     let refused = Manyi::start(&wrong);
     eventually("a refused certificate", PATIENCE, || {
-        front.rejected.load(Relaxed) > 0 && refused.log().contains("certificate verify failed")
+        failed_handshakes(&broker) > refused_before
+            && refused.log().contains("certificate verify failed")
     });
     assert_eq!(consumed(&refused), 0.0);
     assert!(served(&[refused.scrape().unwrap_or_default()]).is_empty());
     println!(
-        "tls: 500 messages over SSL with a self-signed CA ({sessions} TLS sessions); a wrong CA is refused"
+        "tls: 500 messages over SSL served by Kafka with a self-signed CA; a wrong CA is refused"
     );
+}
+
+/// Lag exported by each replica: the partitions it owns.
+fn lag_partitions(m: &Manyi) -> BTreeSet<String> {
+    m.scrape()
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.name == "manyi_consumer_lag_messages")
+        .map(|s| s.labels["partition"].clone())
+        .collect()
+}
+
+/// Whether the replicas export lag for disjoint sets of partitions that cover `0..partitions`.
+fn owned_once(replicas: &[&Manyi], partitions: usize) -> bool {
+    let sets: Vec<BTreeSet<String>> = replicas.iter().map(|m| lag_partitions(m)).collect();
+    let total: usize = sets.iter().map(BTreeSet::len).sum();
+    let union: BTreeSet<&String> = sets.iter().flatten().collect();
+    total == partitions && union.len() == partitions
+}
+
+/// Produces events `from..from + batches * 300` in batches of 300, 300 ms apart, on a thread.
+fn stream(
+    brokers: &str,
+    topic: &str,
+    from: usize,
+    batches: usize,
+    partitions: i32,
+    t0: i64,
+) -> std::thread::JoinHandle<Vec<(i32, i64)>> {
+    let (bs, topic) = (brokers.to_owned(), topic.to_owned());
+    std::thread::spawn(move || {
+        let mut placed = Vec::new();
+        for k in 0..batches {
+            let range = from + k * 300..from + (k + 1) * 300;
+            placed.extend(produce(&bs, &topic, &events(range, t0), partitions));
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        placed
+    })
+}
+
+/// Each payload with how often it occurs (a multiset: some invalid payloads repeat).
+fn payload_counts<'a>(
+    payloads: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> BTreeMap<&'a [u8], usize> {
+    let mut out = BTreeMap::new();
+    for p in payloads {
+        *out.entry(p.as_slice()).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn kill_9_of_one_of_three_replicas_mid_stream_survivors_take_over() {
+    let _g = serial();
+    let broker = Kafka::start();
+    let topic = unique("fb");
+    const P: i32 = 6;
+    broker.create_topic(&topic, P);
+    let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    let bs = broker.brokers();
+    let t0 = now_ms();
+
+    let mut a = Manyi::start(&cfg);
+    let b = Manyi::start(&cfg);
+    let c = Manyi::start(&cfg);
+    produce(&bs, &topic, &events(0..3_000, t0), P);
+    wait_exact(&[&a, &b, &c], &bs, &topic, P);
+    eventually("each partition owned once by 3 replicas", PATIENCE, || {
+        owned_once(&[&a, &b, &c], P as usize)
+    });
+    let a_owned = lag_partitions(&a);
+    assert!(!a_owned.is_empty(), "the replica to kill owns no partition");
+
+    // kill -9 while the stream goes on: the group coordinator expires it after the session
+    // timeout (6 s here) and the survivors get its partitions, rebuilding their windows by replay.
+    let producer = stream(&bs, &topic, 3_000, 12, P, t0);
+    std::thread::sleep(Duration::from_millis(1_500));
+    a.kill();
+    let killed = Instant::now();
+    let mut took_over = None;
+    let start = Instant::now();
+    while start.elapsed() < PATIENCE {
+        let (pb, pc) = (lag_partitions(&b), lag_partitions(&c));
+        if owned_once(&[&b, &c], P as usize) && !pb.is_empty() && !pc.is_empty() {
+            took_over = Some(killed.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took_over = took_over.expect("the survivors never owned every partition");
+    producer.join().unwrap();
+    let exact_at = wait_exact(&[&b, &c], &bs, &topic, P);
+    assert!(!exact_at.is_empty());
+    // Nothing lost, nothing written twice: the topic holds each produced payload once.
+    let messages = read_topic(&bs, &topic, P);
+    let produced = events(0..6_600, t0);
+    assert_eq!(
+        payload_counts(messages.iter().map(|(_, _, p)| p)),
+        payload_counts(&produced),
+        "the topic holds each produced message exactly once"
+    );
+    wait_committed_to_end(&bs, &cfg.group, &topic, P);
+    println!(
+        "kill -9 of 1 of 3 replicas mid-stream: {} partitions of the killed one taken over in \
+         {:.1} s (session timeout 6 s); 6600 messages exact over the 2 survivors",
+        a_owned.len(),
+        took_over.as_secs_f64()
+    );
+}
+
+#[test]
+fn three_brokers_kill_9_of_the_partition_leader_mid_stream() {
+    let _g = serial();
+    let mut cluster = Kafka::start_cluster(3);
+    let topic = unique("fb");
+    const P: i32 = 3;
+    cluster.create_topic_with(&topic, P, 3, &[("min.insync.replicas", "2")]);
+    let bs = cluster.brokers();
+    let cfg = RunConfig::new(&bs, &topic, &unique("g"));
+    let t0 = now_ms();
+
+    let a = Manyi::start(&cfg);
+    let b = Manyi::start(&cfg);
+    produce(&bs, &topic, &events(0..3_000, t0), P);
+    wait_exact(&[&a, &b], &bs, &topic, P);
+
+    // kill -9 of the broker leading partition 0 while the stream goes on (acks=all, idempotent).
+    let leader = cluster.leader(&topic, 0);
+    let producer = stream(&bs, &topic, 3_000, 12, P, t0);
+    std::thread::sleep(Duration::from_millis(1_500));
+    cluster.node(leader).kill();
+    let killed = Instant::now();
+    eventually("a new leader for partition 0", PATIENCE, || {
+        let l = cluster.leader(&topic, 0);
+        l >= 0 && l != leader
+    });
+    let elected = killed.elapsed();
+    let placed = producer.join().unwrap();
+    assert_eq!(placed.len(), 3_600, "every message acknowledged");
+    wait_exact(&[&a, &b], &bs, &topic, P);
+    // Nothing lost, nothing written twice: each acknowledged payload is in the topic once.
+    let messages = read_topic(&bs, &topic, P);
+    let produced = events(0..6_600, t0);
+    assert_eq!(
+        payload_counts(messages.iter().map(|(_, _, p)| p)),
+        payload_counts(&produced),
+        "the topic holds each produced message exactly once"
+    );
+    wait_committed_to_end(&bs, &cfg.group, &topic, P);
+
+    // The killed broker comes back and catches up: every partition is fully in sync again.
+    cluster.restart();
+    eventually("every partition in sync on 3 replicas", PATIENCE, || {
+        cluster
+            .partition_state(&topic)
+            .iter()
+            .all(|(l, isr)| *l >= 0 && isr.len() == 3)
+    });
+    produce(&bs, &topic, &events(6_600..7_200, t0), P);
+    wait_exact(&[&a, &b], &bs, &topic, P);
+    println!(
+        "3 brokers, RF 3, min.insync 2: leader {leader} of partition 0 killed mid-stream, new \
+         leader in {:.1} s; 7200 messages exact over 2 replicas, the broker rejoined in sync",
+        elected.as_secs_f64()
+    );
+}
+
+#[test]
+fn partitions_added_while_running_are_picked_up() {
+    let _g = serial();
+    let broker = Kafka::start();
+    let topic = unique("fb");
+    broker.create_topic(&topic, 2);
+    let bs = broker.brokers();
+    let mut cfg = RunConfig::new(&bs, &topic, &unique("g"));
+    // librdkafka finds new partitions when it refreshes metadata (every 5 minutes by default).
+    cfg.properties
+        .insert("topic.metadata.refresh.interval.ms".into(), "2000".into());
+    let t0 = now_ms();
+    let a = Manyi::start(&cfg);
+    let b = Manyi::start(&cfg);
+    produce(&bs, &topic, &events(0..2_000, t0), 2);
+    wait_exact(&[&a, &b], &bs, &topic, 2);
+
+    broker.add_partitions(&topic, 5);
+    let producer = stream(&bs, &topic, 2_000, 10, 5, t0);
+    eventually("the 5 partitions owned once", PATIENCE, || {
+        owned_once(&[&a, &b], 5)
+    });
+    producer.join().unwrap();
+    wait_exact(&[&a, &b], &bs, &topic, 5);
+    let ends = end_offsets(&bs, &topic, 5);
+    assert!(
+        ends[2..].iter().all(|&e| e > 0),
+        "the new partitions hold messages: {ends:?}"
+    );
+    wait_committed_to_end(&bs, &cfg.group, &topic, 5);
+    println!("partitions 2 → 5 while running: 5000 messages exact over 2 replicas, ends {ends:?}");
 }

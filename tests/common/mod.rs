@@ -3,15 +3,18 @@
 //! and the pipeline running on its own thread.
 //!
 //! Submodules: `shipped` reads the shipped monitoring config; `tools` (promtool) and `prom` (a
-//! Prometheus server) serve the tests of the `external-tools` feature; `tansu` (a real broker, the
-//! binary as a child process) serves `real_broker.rs`.
+//! Prometheus server) serve the tests of the `external-tools` feature; `kafka` (Apache Kafka KRaft
+//! nodes), `process` (`manyi run` as a child process) and `topic` (produce, read back, offsets)
+//! serve `real_broker.rs`.
 
 #![allow(dead_code)]
 
+pub mod kafka;
+pub mod process;
 pub mod prom;
 pub mod shipped;
-pub mod tansu;
 pub mod tools;
+pub mod topic;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
