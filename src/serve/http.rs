@@ -102,3 +102,28 @@ async fn ready_handler(State(metrics): State<Metrics>) -> impl IntoResponse {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn render_exports_the_standard_process_families() {
+        let body = render(&Metrics::new()).unwrap();
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+            "process_threads",
+        ] {
+            assert!(
+                body.lines().any(|l| l.starts_with(&format!("{name} "))),
+                "{name} missing from\n{body}"
+            );
+        }
+        assert!(body.contains("manyi_messages_total"), "{body}");
+    }
+}

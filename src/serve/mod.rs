@@ -3,7 +3,8 @@
 //! [`Metrics`] holds the process-wide counters with their handles resolved once (no label lookup
 //! on the hot path). The index families (`manyi_index`, `_sum`, `_count`, Wilson bounds, raw
 //! counters per series) are computed at scrape time from the live windows by
-//! [`collector::IndexCollector`].
+//! [`collector::IndexCollector`]; the standard `process_*` families by prometheus's
+//! `ProcessCollector` (Linux).
 
 pub mod collector;
 pub mod http;
@@ -164,6 +165,12 @@ impl Metrics {
         ] {
             registry.register(c).expect("unique metric names");
         }
+        // The standard process_* families (CPU, resident memory, file descriptors, threads,
+        // start time) that every Prometheus exporter offers, read from /proc at scrape time.
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("unique metric names");
         Metrics {
             messages: Outcome::ALL
                 .iter()

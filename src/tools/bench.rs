@@ -393,24 +393,20 @@ async fn paced(
     Ok(t)
 }
 
-/// User + system CPU seconds of this process (all threads), from /proc/self/stat (in USER_HZ
-/// ticks, which Linux fixes at 100 for user space); 0 where that file does not exist.
+/// User + system CPU seconds of this process (all threads), from /proc/self/stat in clock
+/// ticks (100 per second on Linux); 0 where there is no /proc.
+#[cfg(target_os = "linux")]
 fn process_cpu_seconds() -> f64 {
-    const USER_HZ: f64 = 100.0;
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // The fields after the command name (which may hold spaces) start with the state, field 3;
-    // utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / USER_HZ
+    procfs::process::Process::myself()
+        .and_then(|me| me.stat())
+        .map_or(0.0, |s| {
+            (s.utime + s.stime) as f64 / procfs::ticks_per_second() as f64
+        })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_cpu_seconds() -> f64 {
+    0.0
 }
 
 /// Waits until `target` messages were consumed; fails after two minutes without progress.
@@ -544,17 +540,20 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
     }
 }
 
-/// Peak resident set size of this process (Linux `VmHWM`), in MB.
-pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Peak resident set size of this process (`VmHWM` of /proc/self/status), in MB; 0 where
+/// there is no /proc.
+#[cfg(target_os = "linux")]
+fn peak_rss_mb() -> f64 {
+    procfs::process::Process::myself()
+        .and_then(|me| me.status())
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+        .and_then(|s| s.vmhwm)
+        .map_or(0.0, |kb| kb as f64 / 1024.0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peak_rss_mb() -> f64 {
+    0.0
 }
 
 impl Report {
