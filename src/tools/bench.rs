@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::consumer::Consumer;
@@ -216,13 +217,12 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     wait_consumed(&metrics, warmup.len() as u64, 0).await?;
     let latency_before = histogram(&metrics);
     let start_consumed = metrics.consumed();
+    let progress = progress_bar(args);
     let timed = match args.rate {
-        None => bursts(args, &producer, &consumer, &metrics, &mut source).await?,
-        Some(rate) => paced(args, rate, &brokers, &metrics, source).await?,
+        None => bursts(args, &producer, &consumer, &metrics, &mut source, &progress).await?,
+        Some(rate) => paced(args, rate, &brokers, &metrics, source, &progress).await?,
     };
-    if !args.json {
-        eprintln!();
-    }
+    progress.finish();
     let Timed {
         produced,
         bytes,
@@ -276,6 +276,16 @@ struct Timed {
     cpu_seconds: f64,
 }
 
+/// `bench: 1200/6000 messages` on stderr; hidden with `--json` and when stderr is not a terminal.
+fn progress_bar(args: &BenchArgs) -> ProgressBar {
+    if args.json {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::new(args.messages).with_style(
+        ProgressStyle::with_template("bench: {pos}/{len} messages").expect("valid template"),
+    )
+}
+
 /// Keeps the first payloads, for the text-length and stage-share measurements.
 fn keep_sample(sample: &mut Vec<Vec<u8>>, payload: &[u8]) {
     if sample.len() < 2000 {
@@ -305,6 +315,7 @@ async fn bursts(
     consumer: &crate::ingest::Source,
     metrics: &crate::serve::Metrics,
     source: &mut EventSource,
+    progress: &ProgressBar,
 ) -> Result<Timed, BenchError> {
     let mut t = Timed::default();
     let start_consumed = metrics.consumed();
@@ -330,9 +341,7 @@ async fn bursts(
         wait_consumed(metrics, start_consumed + t.produced, start_consumed).await?;
         t.seconds += t0.elapsed().as_secs_f64();
         t.cpu_seconds += process_cpu_seconds() - cpu0;
-        if !args.json {
-            eprint!("\rbench: {}/{} messages", t.produced, args.messages);
-        }
+        progress.set_position(t.produced);
     }
     Ok(t)
 }
@@ -346,6 +355,7 @@ async fn paced(
     brokers: &str,
     metrics: &crate::serve::Metrics,
     mut source: EventSource,
+    progress: &ProgressBar,
 ) -> Result<Timed, BenchError> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -375,14 +385,10 @@ async fn paced(
         producer.flush(Duration::from_secs(60))?;
         Ok(t)
     });
-    let mut last_report = Instant::now();
     while !producing.is_finished() {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if !args.json && last_report.elapsed() > Duration::from_millis(500) {
-            let done = metrics.consumed() - start_consumed;
-            eprint!("\rbench: {done}/{messages} messages");
-            last_report = Instant::now();
-        }
+        // indicatif redraws at most 20 times a second.
+        progress.set_position(metrics.consumed() - start_consumed);
     }
     let mut t = producing
         .join()
@@ -390,6 +396,7 @@ async fn paced(
     wait_consumed(metrics, start_consumed + t.produced, start_consumed).await?;
     t.seconds = t0.elapsed().as_secs_f64();
     t.cpu_seconds = process_cpu_seconds() - cpu0;
+    progress.set_position(t.produced);
     Ok(t)
 }
 
