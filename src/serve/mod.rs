@@ -19,15 +19,15 @@ use crate::decode::DecodeError;
 
 /// Outcome of one consumed message, for `manyi_messages_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+enum Outcome {
     Applied = 0,
     Invalid,
     Late,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 3] = [Outcome::Applied, Outcome::Invalid, Outcome::Late];
-    pub fn as_str(self) -> &'static str {
+    const ALL: [Outcome; 3] = [Outcome::Applied, Outcome::Invalid, Outcome::Late];
+    fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
             Outcome::Invalid => "invalid",
@@ -196,10 +196,6 @@ impl Metrics {
         }
     }
 
-    pub fn message(&self, outcome: Outcome) {
-        self.messages[outcome as usize].inc();
-    }
-
     /// Adds a worker's applied and late messages (counted locally, see `worker::WorkerState`).
     pub fn messages_applied(&self, applied: u64, late: u64) {
         self.messages[Outcome::Applied as usize].inc_by(applied);
@@ -217,7 +213,7 @@ impl Metrics {
             .position(|e| *e == reason)
             .unwrap_or(0);
         self.invalid[i].inc();
-        self.message(Outcome::Invalid);
+        self.messages[Outcome::Invalid as usize].inc();
     }
 
     /// Counts a follow-up acknowledged by the broker.

@@ -79,7 +79,7 @@ pub struct StageShares {
 }
 
 /// Generates bench events of the requested text length.
-pub struct EventSource {
+struct EventSource {
     rng: SmallRng,
     length: TextLength,
     texts: Vec<&'static str>,
@@ -87,7 +87,7 @@ pub struct EventSource {
 }
 
 impl EventSource {
-    pub fn new(length: TextLength, seed: u64) -> EventSource {
+    fn new(length: TextLength, seed: u64) -> EventSource {
         let mut texts: Vec<&'static str> = ASPECTS
             .iter()
             .flat_map(|a| a.positive.iter().chain(a.negative.iter()))
@@ -121,7 +121,7 @@ impl EventSource {
     }
 
     /// The next payload.
-    pub fn next_event(&mut self, ts_ms: i64) -> Vec<u8> {
+    fn next_event(&mut self, ts_ms: i64) -> Vec<u8> {
         self.seq += 1;
         let long = match self.length {
             TextLength::Short => false,
