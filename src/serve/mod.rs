@@ -169,7 +169,9 @@ impl Metrics {
         // start time) that every Prometheus exporter offers, read from /proc at scrape time.
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .expect("unique metric names");
         Metrics {
             messages: Outcome::ALL
