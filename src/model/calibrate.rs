@@ -3,8 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::logistic;
 use super::Label;
+
+/// σ(z) = 1 / (1 + e^(−z)).
+fn logistic(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
 
 /// Calibration parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

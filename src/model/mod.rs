@@ -313,10 +313,6 @@ pub fn featurize(
     *words = recycle(local);
 }
 
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
 impl Model {
     /// Builds a model from fitted parts; `weights` is dense over all buckets of `featurizer`.
     pub fn from_parts(
@@ -595,11 +591,6 @@ fn version_string(name: &str, weights: &[f32], intercept: f32, platt: Platt) -> 
     bytes.extend_from_slice(&platt.b.to_le_bytes());
     let h = XxHash64::oneshot(0, &bytes);
     format!("{name}-{:08x}", (h >> 32) as u32)
-}
-
-/// Logistic function, exposed for calibration and tests.
-pub fn logistic(z: f64) -> f64 {
-    sigmoid(z)
 }
 
 #[cfg(test)]

@@ -23,19 +23,57 @@ use crate::aggregate::windows::{Acc, Layout, SeriesKey};
 use crate::decode::Kind;
 use crate::score::indices::{wilson_bounds, Index, Label, NpsCategory};
 
-const FAMILIES: &[(&str, &str, MetricType)] = &[
-    ("manyi_index", "Satisfaction index: mean of per-response values in the window.", MetricType::GAUGE),
-    ("manyi_index_sum", "Sum of per-response values in the window (sum across replicas, then divide by manyi_index_count).", MetricType::GAUGE),
-    ("manyi_index_count", "Responses in the window that count towards the index.", MetricType::GAUGE),
-    ("manyi_index_wilson_lower", "Wilson lower bound of a share index at indices.confidence, in percent.", MetricType::GAUGE),
-    ("manyi_index_wilson_upper", "Wilson upper bound of a share index at indices.confidence, in percent.", MetricType::GAUGE),
-    ("manyi_index_low_sample", "1 when the window has fewer responses than indices.min_responses.", MetricType::GAUGE),
-    ("manyi_responses_total", "Applied responses by kind.", MetricType::COUNTER),
-    ("manyi_nps_responses_total", "Applied NPS answers by category.", MetricType::COUNTER),
-    ("manyi_csat_responses_total", "Applied CSAT answers by score.", MetricType::COUNTER),
-    ("manyi_sentiment_responses_total", "Applied texts by sentiment label.", MetricType::COUNTER),
-    ("manyi_aspect_mentions_total", "Aspect mentions by sentiment label of the mentioning clauses.", MetricType::COUNTER),
-];
+/// The samples of one scrape, one vector per family.
+#[derive(Default)]
+struct Samples {
+    index: Vec<Metric>,
+    index_sum: Vec<Metric>,
+    index_count: Vec<Metric>,
+    wilson_lower: Vec<Metric>,
+    wilson_upper: Vec<Metric>,
+    low_sample: Vec<Metric>,
+    responses: Vec<Metric>,
+    nps_responses: Vec<Metric>,
+    csat_responses: Vec<Metric>,
+    sentiment_responses: Vec<Metric>,
+    aspect_mentions: Vec<Metric>,
+}
+
+/// Name, help and type of a family.
+type FamilyDef = (&'static str, &'static str, MetricType);
+
+impl Samples {
+    /// Each family with its samples, in exposition order: the one list of the families.
+    fn by_family(self) -> [(FamilyDef, Vec<Metric>); 11] {
+        use MetricType::{COUNTER, GAUGE};
+        let Samples {
+            index,
+            index_sum,
+            index_count,
+            wilson_lower,
+            wilson_upper,
+            low_sample,
+            responses,
+            nps_responses,
+            csat_responses,
+            sentiment_responses,
+            aspect_mentions,
+        } = self;
+        [
+            (("manyi_index", "Satisfaction index: mean of per-response values in the window.", GAUGE), index),
+            (("manyi_index_sum", "Sum of per-response values in the window (sum across replicas, then divide by manyi_index_count).", GAUGE), index_sum),
+            (("manyi_index_count", "Responses in the window that count towards the index.", GAUGE), index_count),
+            (("manyi_index_wilson_lower", "Wilson lower bound of a share index at indices.confidence, in percent.", GAUGE), wilson_lower),
+            (("manyi_index_wilson_upper", "Wilson upper bound of a share index at indices.confidence, in percent.", GAUGE), wilson_upper),
+            (("manyi_index_low_sample", "1 when the window has fewer responses than indices.min_responses.", GAUGE), low_sample),
+            (("manyi_responses_total", "Applied responses by kind.", COUNTER), responses),
+            (("manyi_nps_responses_total", "Applied NPS answers by category.", COUNTER), nps_responses),
+            (("manyi_csat_responses_total", "Applied CSAT answers by score.", COUNTER), csat_responses),
+            (("manyi_sentiment_responses_total", "Applied texts by sentiment label.", COUNTER), sentiment_responses),
+            (("manyi_aspect_mentions_total", "Aspect mentions by sentiment label of the mentioning clauses.", COUNTER), aspect_mentions),
+        ]
+    }
+}
 
 /// Computes the index families from [`LiveState`] on every scrape.
 pub struct IndexCollector {
@@ -47,10 +85,11 @@ pub struct IndexCollector {
 
 impl IndexCollector {
     pub fn new(state: Arc<LiveState>, min_responses: u64, confidence: f64) -> IndexCollector {
-        let descs = FAMILIES
-            .iter()
-            .map(|(n, h, _)| {
-                Desc::new(n.to_string(), h.to_string(), vec![], HashMap::new())
+        let descs = Samples::default()
+            .by_family()
+            .into_iter()
+            .map(|((name, help, _), _)| {
+                Desc::new(name.to_string(), help.to_string(), vec![], HashMap::new())
                     .expect("valid metric name")
             })
             .collect();
@@ -67,7 +106,7 @@ impl IndexCollector {
         let st = &self.state;
         let end = st.end_ms(now_ms);
         let snap = st.snapshot(end);
-        let mut fams: Vec<Vec<Metric>> = vec![Vec::new(); FAMILIES.len()];
+        let mut out = Samples::default();
         let longest = (0..st.windows.len())
             .max_by_key(|&w| st.windows[w].length_ms)
             .unwrap_or(0);
@@ -87,7 +126,7 @@ impl IndexCollector {
                     }
                     let mut labels = vec![("index", index.name()), ("window", wl)];
                     labels.extend(&dims);
-                    self.push_index(&mut fams, &labels, &accs[slot]);
+                    self.push_index(&mut out, &labels, &accs[slot]);
                     let bounds = if index.is_share() {
                         wilson_bounds(accs[slot].sum / 100.0, accs[slot].count as f64, self.z)
                     } else if index == Index::Nps {
@@ -99,8 +138,8 @@ impl IndexCollector {
                         None
                     };
                     if let Some((lo, hi)) = bounds {
-                        fams[3].push(gauge(&labels, lo));
-                        fams[4].push(gauge(&labels, hi));
+                        out.wilson_lower.push(gauge(&labels, lo));
+                        out.wilson_upper.push(gauge(&labels, hi));
                     }
                 }
                 for (a, name) in st.aspects.iter().enumerate() {
@@ -114,7 +153,7 @@ impl IndexCollector {
                         ("window", wl),
                     ];
                     labels.extend(&dims);
-                    self.push_index(&mut fams, &labels, &accs[slot]);
+                    self.push_index(&mut out, &labels, &accs[slot]);
                 }
             }
         }
@@ -131,49 +170,53 @@ impl IndexCollector {
                 l
             };
             for (i, k) in Kind::ALL.iter().enumerate() {
-                fams[6].push(counter(&with("kind", k.as_str()), c.kind[i]));
+                out.responses
+                    .push(counter(&with("kind", k.as_str()), c.kind[i]));
             }
             for (i, cat) in NpsCategory::ALL.iter().enumerate() {
-                fams[7].push(counter(&with("category", cat.as_str()), c.nps[i]));
+                out.nps_responses
+                    .push(counter(&with("category", cat.as_str()), c.nps[i]));
             }
             for (i, score) in ["1", "2", "3", "4", "5"].iter().enumerate() {
-                fams[8].push(counter(&with("score", score), c.csat[i]));
+                out.csat_responses
+                    .push(counter(&with("score", score), c.csat[i]));
             }
             for (i, l) in Label::ALL.iter().enumerate() {
-                fams[9].push(counter(&with("label", l.as_str()), c.label[i]));
+                out.sentiment_responses
+                    .push(counter(&with("label", l.as_str()), c.label[i]));
             }
         }
         for (a, name) in st.aspects.iter().enumerate() {
             for (i, l) in Label::ALL.iter().enumerate() {
-                fams[10].push(counter(
+                out.aspect_mentions.push(counter(
                     &[("aspect", name.as_str()), ("label", l.as_str())],
                     aspects[a][i],
                 ));
             }
         }
 
-        FAMILIES
-            .iter()
-            .zip(fams)
+        out.by_family()
+            .into_iter()
             .filter(|(_, metrics)| !metrics.is_empty())
             .map(|((name, help, kind), metrics)| {
                 let mut mf = MetricFamily::default();
                 mf.set_name(name.to_string());
                 mf.set_help(help.to_string());
-                mf.set_field_type(*kind);
+                mf.set_field_type(kind);
                 mf.set_metric(metrics);
                 mf
             })
             .collect()
     }
 
-    fn push_index(&self, fams: &mut [Vec<Metric>], labels: &[(&str, &str)], acc: &Acc) {
+    /// The mean, sum, count and low-sample flag of one index in one window.
+    fn push_index(&self, out: &mut Samples, labels: &[(&str, &str)], acc: &Acc) {
         if let Some(mean) = acc.mean() {
-            fams[0].push(gauge(labels, mean));
+            out.index.push(gauge(labels, mean));
         }
-        fams[1].push(gauge(labels, acc.sum));
-        fams[2].push(gauge(labels, acc.count as f64));
-        fams[5].push(gauge(
+        out.index_sum.push(gauge(labels, acc.sum));
+        out.index_count.push(gauge(labels, acc.count as f64));
+        out.low_sample.push(gauge(
             labels,
             if acc.count < self.min_responses {
                 1.0

@@ -3,27 +3,22 @@
 //! auth from a web-config file ([`super::web`]).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
 use prometheus::{Encoder, TextEncoder};
 use tokio::net::TcpListener;
 
-use super::web::{require_basic_auth, TlsListener, WebConfig};
+use super::web::{require_basic_auth, WebConfig};
 use super::Metrics;
 
-/// Serves plain HTTP until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    metrics: Metrics,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, metrics, None, shutdown).await
-}
+/// A TLS handshake that takes longer than this is dropped (it must not hold a slot forever).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` completes, with TLS and basic auth when `web` asks for them.
 pub async fn serve_with(
@@ -48,10 +43,26 @@ pub async fn serve_with(
         ));
     }
     match tls {
+        // axum-server runs each handshake in the connection's own task, under a timeout, so a
+        // slow client never holds up the others; on shutdown it stops accepting, drops pending
+        // handshakes and waits for open requests, as `axum::serve` does.
         Some(config) => {
-            let listener = TlsListener::new(listener, Arc::clone(&config))?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+            let handle = axum_server::Handle::new();
+            let stop = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stop.graceful_shutdown(None);
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, RustlsConfig::from_config(config))?
+                .map(|tls| tls.handshake_timeout(HANDSHAKE_TIMEOUT))
+                .handle(handle)
+                .http1_only()
+                .accept_error_handler(|peer, e| match peer {
+                    // Out of file descriptors and the like; axum-server backs off 50 ms.
+                    None => tracing::warn!(error = %e, "accept failed"),
+                    Some(peer) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                })
+                .serve(app.into_make_service())
                 .await
         }
         None => {
@@ -89,7 +100,7 @@ async fn metrics_handler(State(metrics): State<Metrics>) -> impl IntoResponse {
 }
 
 /// The text exposition of every registered metric.
-pub fn render(metrics: &Metrics) -> Result<String, prometheus::Error> {
+fn render(metrics: &Metrics) -> Result<String, prometheus::Error> {
     let mut buf = Vec::with_capacity(64 * 1024);
     TextEncoder::new().encode(&metrics.registry.gather(), &mut buf)?;
     Ok(String::from_utf8(buf).unwrap_or_default())
@@ -100,5 +111,30 @@ async fn ready_handler(State(metrics): State<Metrics>) -> impl IntoResponse {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn render_exports_the_standard_process_families() {
+        let body = render(&Metrics::new()).unwrap();
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+            "process_threads",
+        ] {
+            assert!(
+                body.lines().any(|l| l.starts_with(&format!("{name} "))),
+                "{name} missing from\n{body}"
+            );
+        }
+        assert!(body.contains("manyi_messages_total"), "{body}");
     }
 }

@@ -3,7 +3,8 @@
 //! [`Metrics`] holds the process-wide counters with their handles resolved once (no label lookup
 //! on the hot path). The index families (`manyi_index`, `_sum`, `_count`, Wilson bounds, raw
 //! counters per series) are computed at scrape time from the live windows by
-//! [`collector::IndexCollector`].
+//! [`collector::IndexCollector`]; the standard `process_*` families by prometheus's
+//! `ProcessCollector` (Linux).
 
 pub mod collector;
 pub mod config;
@@ -19,15 +20,15 @@ use crate::decode::DecodeError;
 
 /// Outcome of one consumed message, for `manyi_messages_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+enum Outcome {
     Applied = 0,
     Invalid,
     Late,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 3] = [Outcome::Applied, Outcome::Invalid, Outcome::Late];
-    pub fn as_str(self) -> &'static str {
+    const ALL: [Outcome; 3] = [Outcome::Applied, Outcome::Invalid, Outcome::Late];
+    fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
             Outcome::Invalid => "invalid",
@@ -165,6 +166,14 @@ impl Metrics {
         ] {
             registry.register(c).expect("unique metric names");
         }
+        // The standard process_* families (CPU, resident memory, file descriptors, threads,
+        // start time) that every Prometheus exporter offers, read from /proc at scrape time.
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric names");
         Metrics {
             messages: Outcome::ALL
                 .iter()
@@ -190,10 +199,6 @@ impl Metrics {
         }
     }
 
-    pub fn message(&self, outcome: Outcome) {
-        self.messages[outcome as usize].inc();
-    }
-
     /// Adds a worker's applied and late messages (counted locally, see `worker::WorkerState`).
     pub fn messages_applied(&self, applied: u64, late: u64) {
         self.messages[Outcome::Applied as usize].inc_by(applied);
@@ -211,7 +216,7 @@ impl Metrics {
             .position(|e| *e == reason)
             .unwrap_or(0);
         self.invalid[i].inc();
-        self.message(Outcome::Invalid);
+        self.messages[Outcome::Invalid as usize].inc();
     }
 
     /// Counts a follow-up acknowledged by the broker.

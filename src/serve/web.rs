@@ -14,23 +14,16 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
+use headers::authorization::Basic;
+use headers::{Authorization, HeaderMapExt};
 use serde::Deserialize;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::server::TlsStream;
-
-/// A TLS handshake that takes longer than this is dropped (it must not hold a slot forever).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a web-config file is unusable; the message names the file and the field.
 #[derive(Debug, thiserror::Error)]
@@ -191,29 +184,16 @@ impl Users {
     }
 }
 
-/// `user:password` of an `Authorization: Basic ...` header.
-fn basic_credentials(req: &Request) -> Option<(String, String)> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
-}
-
 /// Middleware: 401 with a `WWW-Authenticate` challenge unless the credentials match.
-pub async fn require_basic_auth(
+/// A missing, malformed or non-Basic `Authorization` header counts as wrong credentials.
+pub(super) async fn require_basic_auth(
     State(users): State<Arc<Users>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let ok = match basic_credentials(&req) {
-        Some((user, password)) => {
+    let ok = match req.headers().typed_get::<Authorization<Basic>>() {
+        Some(Authorization(basic)) => {
+            let (user, password) = (basic.username().to_owned(), basic.password().to_owned());
             tokio::task::spawn_blocking(move || users.verify(&user, &password))
                 .await
                 .unwrap_or(false)
@@ -229,72 +209,5 @@ pub async fn require_basic_auth(
             "Unauthorized\n",
         )
             .into_response()
-    }
-}
-
-/// A TLS listener for `axum::serve`: a background task accepts TCP connections and runs each
-/// handshake in its own task (with a timeout), so a slow client never blocks the others.
-pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-    acceptor: tokio::task::JoinHandle<()>,
-}
-
-impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, rx) = mpsc::channel(64);
-        let tls = tokio_rustls::TlsAcceptor::from(config);
-        let acceptor = tokio::spawn(async move {
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let (tls, tx) = (tls.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
-                        Ok(Ok(stream)) => {
-                            let _ = tx.send((stream, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(TlsListener {
-            rx,
-            local,
-            acceptor,
-        })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.acceptor.abort();
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            // The acceptor task ended (aborted): nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
     }
 }

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::consumer::Consumer;
@@ -122,7 +123,7 @@ pub struct StageShares {
 }
 
 /// Generates bench events of the requested text length.
-pub struct EventSource {
+struct EventSource {
     rng: SmallRng,
     length: TextLength,
     texts: Vec<&'static str>,
@@ -130,7 +131,7 @@ pub struct EventSource {
 }
 
 impl EventSource {
-    pub fn new(length: TextLength, seed: u64) -> EventSource {
+    fn new(length: TextLength, seed: u64) -> EventSource {
         let mut texts: Vec<&'static str> = ASPECTS
             .iter()
             .flat_map(|a| a.positive.iter().chain(a.negative.iter()))
@@ -164,7 +165,7 @@ impl EventSource {
     }
 
     /// The next payload.
-    pub fn next_event(&mut self, ts_ms: i64) -> Vec<u8> {
+    fn next_event(&mut self, ts_ms: i64) -> Vec<u8> {
         self.seq += 1;
         let long = match self.length {
             TextLength::Short => false,
@@ -260,13 +261,12 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     wait_consumed(&metrics, warmup.len() as u64, 0).await?;
     let latency_before = histogram(&metrics);
     let start_consumed = metrics.consumed();
+    let progress = progress_bar(args);
     let timed = match args.rate {
-        None => bursts(args, &producer, &consumer, &metrics, &mut source).await?,
-        Some(rate) => paced(args, rate, &brokers, &metrics, source).await?,
+        None => bursts(args, &producer, &consumer, &metrics, &mut source, &progress).await?,
+        Some(rate) => paced(args, rate, &brokers, &metrics, source, &progress).await?,
     };
-    if !args.json {
-        eprintln!();
-    }
+    progress.finish();
     let Timed {
         produced,
         bytes,
@@ -320,6 +320,16 @@ struct Timed {
     cpu_seconds: f64,
 }
 
+/// `bench: 1200/6000 messages` on stderr; hidden with `--json` and when stderr is not a terminal.
+fn progress_bar(args: &BenchArgs) -> ProgressBar {
+    if args.json {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::new(args.messages).with_style(
+        ProgressStyle::with_template("bench: {pos}/{len} messages").expect("valid template"),
+    )
+}
+
 /// Keeps the first payloads, for the text-length and stage-share measurements.
 fn keep_sample(sample: &mut Vec<Vec<u8>>, payload: &[u8]) {
     if sample.len() < 2000 {
@@ -349,6 +359,7 @@ async fn bursts(
     consumer: &crate::ingest::Source,
     metrics: &crate::serve::Metrics,
     source: &mut EventSource,
+    progress: &ProgressBar,
 ) -> Result<Timed, BenchError> {
     let mut t = Timed::default();
     let start_consumed = metrics.consumed();
@@ -374,9 +385,7 @@ async fn bursts(
         wait_consumed(metrics, start_consumed + t.produced, start_consumed).await?;
         t.seconds += t0.elapsed().as_secs_f64();
         t.cpu_seconds += process_cpu_seconds() - cpu0;
-        if !args.json {
-            eprint!("\rbench: {}/{} messages", t.produced, args.messages);
-        }
+        progress.set_position(t.produced);
     }
     Ok(t)
 }
@@ -390,6 +399,7 @@ async fn paced(
     brokers: &str,
     metrics: &crate::serve::Metrics,
     mut source: EventSource,
+    progress: &ProgressBar,
 ) -> Result<Timed, BenchError> {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -419,14 +429,10 @@ async fn paced(
         producer.flush(Duration::from_secs(60))?;
         Ok(t)
     });
-    let mut last_report = Instant::now();
     while !producing.is_finished() {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if !args.json && last_report.elapsed() > Duration::from_millis(500) {
-            let done = metrics.consumed() - start_consumed;
-            eprint!("\rbench: {done}/{messages} messages");
-            last_report = Instant::now();
-        }
+        // indicatif redraws at most 20 times a second.
+        progress.set_position(metrics.consumed() - start_consumed);
     }
     let mut t = producing
         .join()
@@ -434,27 +440,24 @@ async fn paced(
     wait_consumed(metrics, start_consumed + t.produced, start_consumed).await?;
     t.seconds = t0.elapsed().as_secs_f64();
     t.cpu_seconds = process_cpu_seconds() - cpu0;
+    progress.set_position(t.produced);
     Ok(t)
 }
 
-/// User + system CPU seconds of this process (all threads), from /proc/self/stat (in USER_HZ
-/// ticks, which Linux fixes at 100 for user space); 0 where that file does not exist.
+/// User + system CPU seconds of this process (all threads), from /proc/self/stat in clock
+/// ticks (100 per second on Linux); 0 where there is no /proc.
+#[cfg(target_os = "linux")]
 fn process_cpu_seconds() -> f64 {
-    const USER_HZ: f64 = 100.0;
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // The fields after the command name (which may hold spaces) start with the state, field 3;
-    // utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / USER_HZ
+    procfs::process::Process::myself()
+        .and_then(|me| me.stat())
+        .map_or(0.0, |s| {
+            (s.utime + s.stime) as f64 / procfs::ticks_per_second() as f64
+        })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_cpu_seconds() -> f64 {
+    0.0
 }
 
 /// Waits until `target` messages were consumed; fails after two minutes without progress.
@@ -588,17 +591,20 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
     }
 }
 
-/// Peak resident set size of this process (Linux `VmHWM`), in MB.
-pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Peak resident set size of this process (`VmHWM` of /proc/self/status), in MB; 0 where
+/// there is no /proc.
+#[cfg(target_os = "linux")]
+fn peak_rss_mb() -> f64 {
+    procfs::process::Process::myself()
+        .and_then(|me| me.status())
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+        .and_then(|s| s.vmhwm)
+        .map_or(0.0, |kb| kb as f64 / 1024.0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peak_rss_mb() -> f64 {
+    0.0
 }
 
 impl Report {

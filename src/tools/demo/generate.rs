@@ -20,6 +20,13 @@ pub struct Dip {
     pub end_ms: i64,
 }
 
+impl Dip {
+    /// Returns true if and only if `elapsed_ms` is inside the drop.
+    pub fn contains(&self, elapsed_ms: i64) -> bool {
+        elapsed_ms >= self.start_ms && elapsed_ms < self.end_ms
+    }
+}
+
 /// Generates demo events.
 pub struct Generator {
     rng: SmallRng,
@@ -39,11 +46,6 @@ impl Generator {
         }
     }
 
-    /// Returns true if and only if `elapsed_ms` is inside the drop.
-    pub fn in_drop(&self, elapsed_ms: i64) -> bool {
-        elapsed_ms >= self.dip.start_ms && elapsed_ms < self.dip.end_ms
-    }
-
     /// The next message payload, for an event at `now_ms`, `elapsed_ms` after the stream began.
     pub fn next(&mut self, now_ms: i64, elapsed_ms: i64) -> Vec<u8> {
         self.seq += 1;
@@ -51,7 +53,7 @@ impl Generator {
             return self.malformed();
         }
         let channel = CHANNELS[self.rng.random_range(0..CHANNELS.len())];
-        let dropping = channel == "app" && self.in_drop(elapsed_ms);
+        let dropping = channel == "app" && self.dip.contains(elapsed_ms);
         // Probability that a customer is satisfied.
         let mood = if dropping { 0.3 } else { 0.8 };
         let happy = self.rng.random_bool(mood);

@@ -113,10 +113,7 @@ pub async fn run(args: &DemoArgs, shutdown: impl Future<Output = ()>) -> Result<
             let mut every = tokio::time::interval(Duration::from_secs(2));
             loop {
                 every.tick().await;
-                let dropping = {
-                    let e = started.elapsed().as_millis() as i64;
-                    e >= dip.start_ms && e < dip.end_ms
-                };
+                let dropping = dip.contains(started.elapsed().as_millis() as i64);
                 table::print(&state, addr, dropping, quiet);
             }
         })
@@ -139,12 +136,9 @@ pub async fn run(args: &DemoArgs, shutdown: impl Future<Output = ()>) -> Result<
     stop.store(true, Ordering::Release);
     let _ = producer.join();
     table::print(&state, addr, false, args.quiet);
-    drop_cluster(cluster);
-    Ok(result?)
-}
-
-fn drop_cluster<C: rdkafka::ClientContext>(cluster: MockCluster<'static, C>) {
+    // The mock cluster lives until the pipeline has drained and committed.
     drop(cluster);
+    Ok(result?)
 }
 
 /// Produces `rate` events per second until `stop`.
