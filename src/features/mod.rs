@@ -31,6 +31,9 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use twox_hash::XxHash64;
 
+pub use crate::text::clause::is_boundary_char;
+use crate::text::clause::{clause_spans, Between, ClauseRule};
+pub use crate::text::normalise::{normalise_text, TextNorm};
 use crate::text::simplify;
 
 /// Version of the feature-extraction code. Bump on any change of hashing, namespaces, clause
@@ -63,17 +66,6 @@ pub struct FeatureSpec {
     pub contrast: Contrast,
     /// Row normalisation.
     pub row_norm: RowNorm,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TextNorm {
-    /// Full-width ASCII folded to half-width, ASCII lower-cased.
-    FoldWidthLowercase,
-    /// As `FoldWidthLowercase`, then a text holding Traditional characters converted to
-    /// Simplified ([`crate::text::simplify`]), so 態度很好 counts as 态度很好.
-    FoldWidthLowercaseSimplified,
-    Raw,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -469,6 +461,13 @@ pub enum Namespace {
     Lexicon = b'l',
 }
 
+/// Clauses end at any punctuation, whitespace or symbol token. The spec's contrastive conjunctions
+/// do not start one: they only weight the words after the last one (see [`Contrast`]).
+const CLAUSES: ClauseRule = ClauseRule {
+    boundary: is_boundary_char,
+    starters: &[],
+};
+
 /// Keys of the lexicon block: effective polarity, then how it came about.
 const LEX_KEYS: [&str; 6] = ["+", "-", "neg+", "neg-", "int+", "int-"];
 
@@ -596,52 +595,6 @@ impl SparseVec {
             .iter()
             .copied()
             .zip(self.values.iter().copied())
-    }
-}
-
-/// Returns true if and only if `c` ends a clause (punctuation, whitespace, symbols).
-pub fn is_boundary_char(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_ascii_punctuation()
-        || ('\u{3000}'..='\u{303F}').contains(&c)
-        || ('\u{2010}'..='\u{206F}').contains(&c)
-        || ('\u{FF01}'..='\u{FF0F}').contains(&c)
-        || ('\u{FF1A}'..='\u{FF20}').contains(&c)
-        || ('\u{FF3B}'..='\u{FF40}').contains(&c)
-        || ('\u{FF5B}'..='\u{FF65}').contains(&c)
-}
-
-/// Returns true if and only if the token is made only of boundary characters.
-fn is_boundary_token(tok: &str) -> bool {
-    tok.chars().all(is_boundary_char)
-}
-
-/// Writes the normalised form of `text` into `out` (cleared first), per `norm`.
-pub fn normalise_text(norm: TextNorm, text: &str, out: &mut String) {
-    out.clear();
-    match norm {
-        TextNorm::Raw => out.push_str(text),
-        TextNorm::FoldWidthLowercase | TextNorm::FoldWidthLowercaseSimplified => {
-            // Runs of chars that stay as they are are copied as slices.
-            let mut copied = 0;
-            for (at, c) in text.char_indices() {
-                let folded = match c {
-                    '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                    '\u{3000}' => ' ',
-                    _ => c,
-                }
-                .to_ascii_lowercase();
-                if folded != c {
-                    out.push_str(&text[copied..at]);
-                    out.push(folded);
-                    copied = at + c.len_utf8();
-                }
-            }
-            out.push_str(&text[copied..]);
-            if norm == TextNorm::FoldWidthLowercaseSimplified {
-                simplify::simplify_in_place(out);
-            }
-        }
     }
 }
 
@@ -962,28 +915,19 @@ impl Featurizer {
         } else {
             words.len()
         };
-        let mut start = 0;
-        while start < words.len() {
-            // One clause: words up to the next boundary token.
-            let end = words[start..]
-                .iter()
-                .position(|w| is_boundary_token(w))
-                .map_or(words.len(), |p| start + p);
-            let split = pivot.clamp(start, end);
-            if start < end {
-                let (raw_start, lex_before) = (out.raw.len(), out.lex);
-                // A clause holding the conjunction is featurised in two parts only for weights;
-                // n-grams run over the whole clause with the weight of where they start.
-                self.clause(&words[start..end], split - start, max_scope, out);
-                let mut lex = out.lex;
-                lex.iter_mut().zip(lex_before).for_each(|(l, b)| *l -= b);
-                out.clauses.push(ClauseFeatures {
-                    words: start..end,
-                    raw: raw_start..out.raw.len(),
-                    lex,
-                });
-            }
-            start = end + 1;
+        for clause in clause_spans(CLAUSES, Between::Nothing, words) {
+            let (raw_start, lex_before) = (out.raw.len(), out.lex);
+            // A clause holding the conjunction is featurised in two parts only for weights;
+            // n-grams run over the whole clause with the weight of where they start.
+            let split = pivot.clamp(clause.start, clause.end);
+            self.clause(&words[clause.clone()], split - clause.start, max_scope, out);
+            let mut lex = out.lex;
+            lex.iter_mut().zip(lex_before).for_each(|(l, b)| *l -= b);
+            out.clauses.push(ClauseFeatures {
+                words: clause,
+                raw: raw_start..out.raw.len(),
+                lex,
+            });
         }
         let lex = out.lex;
         self.finish(&lex, out);
@@ -1000,10 +944,10 @@ impl Featurizer {
         out: &mut SparseVec,
     ) {
         let mut span = span;
-        while span.start < span.end && is_boundary_token(words[span.start]) {
+        while span.start < span.end && CLAUSES.is_boundary(words[span.start]) {
             span.start += 1;
         }
-        while span.start < span.end && is_boundary_token(words[span.end - 1]) {
+        while span.start < span.end && CLAUSES.is_boundary(words[span.end - 1]) {
             span.end -= 1;
         }
         // Clause features can be reused when every weight is 1: with contrast weights, the pivot
@@ -1687,45 +1631,6 @@ mod tests {
         assert!(v.indices.windows(2).all(|w| w[0] < w[1]));
         f.extract(&[], &mut v);
         assert!(v.is_empty());
-    }
-
-    #[test]
-    fn text_normalisation_folds_width_and_case() {
-        let mut s = String::new();
-        normalise_text(TextNorm::FoldWidthLowercase, "ＯＫ！Good　好", &mut s);
-        assert_eq!(s, "ok!good 好");
-    }
-
-    #[test]
-    fn text_normalisation_simplifies_only_when_the_spec_asks() {
-        let mut s = String::new();
-        normalise_text(
-            TextNorm::FoldWidthLowercaseSimplified,
-            "ＯＫ！服務態度很好",
-            &mut s,
-        );
-        assert_eq!(s, "ok!服务态度很好");
-        normalise_text(TextNorm::FoldWidthLowercase, "服務態度很好", &mut s);
-        assert_eq!(s, "服務態度很好");
-    }
-
-    proptest::proptest! {
-        /// Copying unchanged runs gives what folding char by char gives.
-        #[test]
-        fn text_normalisation_matches_char_by_char_folding(text in "[a-zA-Z好，！　\u{FF01}-\u{FF5E}\\PC]{0,20}") {
-            let mut s = String::new();
-            normalise_text(TextNorm::FoldWidthLowercase, &text, &mut s);
-            let by_char: String = text
-                .chars()
-                .map(|c| match c {
-                    '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                    '\u{3000}' => ' ',
-                    _ => c,
-                })
-                .map(|c| c.to_ascii_lowercase())
-                .collect();
-            proptest::prop_assert_eq!(s, by_char);
-        }
     }
 
     #[test]
