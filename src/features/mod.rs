@@ -29,7 +29,7 @@ mod spec;
 mod words;
 
 use std::hash::Hasher;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use twox_hash::XxHash64;
 
@@ -274,7 +274,6 @@ impl Featurizer {
         out.raw.clear();
         out.clauses.clear();
         out.lex = [0.0; LEX_KEYS.len()];
-        let max_scope = self.max_scope;
         // Tokens from the last contrastive conjunction on weigh more.
         let pivot = if self.has_contrast {
             words
@@ -289,7 +288,7 @@ impl Featurizer {
             // A clause holding the conjunction is featurised in two parts only for weights;
             // n-grams run over the whole clause with the weight of where they start.
             let split = pivot.clamp(clause.start, clause.end);
-            self.clause(&words[clause.clone()], split - clause.start, max_scope, out);
+            self.clause(&words[clause.clone()], split - clause.start, out);
             let mut lex = out.lex;
             lex.iter_mut().zip(lex_before).for_each(|(l, b)| *l -= b);
             out.clauses.push(ClauseFeatures {
@@ -393,20 +392,34 @@ impl Featurizer {
     }
 
     /// One clause; tokens from `pivot` on (an index into `words`) get the contrast weight.
-    fn clause(&self, words: &[&str], pivot: usize, max_scope: usize, out: &mut SparseVec) {
+    fn clause(&self, words: &[&str], pivot: usize, out: &mut SparseVec) {
         if words.is_empty() {
             return;
         }
-        let bigrams = self.spec.words == WordGrams::UnigramsAndBigrams;
-        out.word_neg.clear();
+        self.look_up(words, out);
+        let yielding = self.cues_yield
+            && yielding_cues(
+                &out.word_infos,
+                &out.word_polarities,
+                self.max_scope,
+                &mut out.word_yields,
+            );
+        self.word_features(words, pivot, yielding, out);
+        if let Some(CharNgrams { min, max }) = self.spec.char_ngrams {
+            let pivot_char = self.lay_out_chars(words, pivot, yielding, out);
+            self.char_ngram_features(min as usize..=max as usize, pivot_char, yielding, out);
+        }
+    }
+
+    /// The word table's entry, attribute-pair role and lexicon polarity of each word of a clause,
+    /// into `out.word_infos`, `out.pair_roles` and `out.word_polarities`.
+    fn look_up(&self, words: &[&str], out: &mut SparseVec) {
         out.word_infos.clear();
         out.word_infos
             .extend(words.iter().map(|w| self.words.info(w)));
         if self.has_attributes {
-            let mut roles = std::mem::take(&mut out.pair_roles);
             self.words
-                .attribute_pairs(words, &out.word_infos, &mut roles);
-            out.pair_roles = roles;
+                .attribute_pairs(words, &out.word_infos, &mut out.pair_roles);
         }
         out.word_polarities.clear();
         for (k, &w) in words.iter().enumerate() {
@@ -425,26 +438,30 @@ impl Featurizer {
                 PairRole::Free => None,
             });
         }
-        let yielding = self.cues_yield
-            && yielding_cues(
-                &out.word_infos,
-                &out.word_polarities,
-                max_scope,
-                &mut out.word_yields,
-            );
-        let mut negated = false;
-        let mut scope_left = 0usize;
+    }
+
+    /// The weight of a feature starting at `k`: the contrast weight from `pivot` on, else 1.
+    fn weight(&self, k: usize, pivot: usize) -> f32 {
+        if k >= pivot {
+            self.contrast_weight
+        } else {
+            1.0
+        }
+    }
+
+    /// Word, bigram and intensified-word features of a clause, and its lexicon matches, walking
+    /// its negation scope; with `mark_chars`, marks in `out.word_neg` the words whose chars are
+    /// hashed as negated.
+    fn word_features(&self, words: &[&str], pivot: usize, yielding: bool, out: &mut SparseVec) {
+        let bigrams = self.spec.words == WordGrams::UnigramsAndBigrams;
+        out.word_neg.clear();
+        let mut scope = Scope::new(self.max_scope);
         let mut intensify = false;
-        let mut prev: Option<&str> = None;
         for (k, &w) in words.iter().enumerate() {
-            let weight = if k >= pivot {
-                self.contrast_weight
-            } else {
-                1.0
-            };
+            let weight = self.weight(k, pivot);
             let info = out.word_infos[k];
-            let is_cue = info.cue;
             let polarity = out.word_polarities[k];
+            let negated = scope.negated;
             let yields = yielding && out.word_yields[k];
             let (word_ns, bigram_ns) = if negated {
                 (Namespace::NegatedWord, Namespace::NegatedBigram)
@@ -452,110 +469,165 @@ impl Featurizer {
                 (Namespace::Word, Namespace::Bigram)
             };
             if !yields {
-                assemble_key(&mut out.key, word_ns, &[w]);
-                out.raw.push((self.bucket_of_key(&out.key), weight));
+                self.push(out, word_ns, &[w], weight);
             }
             if self.mark_chars {
-                let mark = negated || is_cue || polarity.is_some_and(|(_, inner)| inner);
+                let mark = negated || info.cue || polarity.is_some_and(|(_, inner)| inner);
                 out.word_neg.push(mark);
             }
             let prev_yields = yielding && k > 0 && out.word_yields[k - 1];
-            if bigrams && !yields && !prev_yields {
-                if let Some(p) = prev {
-                    assemble_key(&mut out.key, bigram_ns, &[p, w]);
-                    out.raw.push((self.bucket_of_key(&out.key), weight));
-                }
+            if bigrams && k > 0 && !yields && !prev_yields {
+                self.push(out, bigram_ns, &[words[k - 1], w], weight);
             }
-            if intensify && !is_cue {
+            if intensify && !info.cue {
                 // 不太好 and 很好 must stay apart, so intensified words inside a negation scope
                 // carry a marker.
                 if negated {
-                    assemble_key(&mut out.key, Namespace::Intensified, &["\u{1}neg", w]);
+                    self.push(out, Namespace::Intensified, &["\u{1}neg", w], weight);
                 } else {
-                    assemble_key(&mut out.key, Namespace::Intensified, &[w]);
+                    self.push(out, Namespace::Intensified, &[w], weight);
                 }
-                out.raw.push((self.bucket_of_key(&out.key), weight));
             }
-            if !is_cue && self.has_lexicon {
-                if let Some((p, inner)) = polarity {
-                    // Effective polarity after the scope's negation and the token's own prefix.
-                    let flipped = negated != inner;
-                    let p = if negated { -p } else { p };
-                    let pos = p > 0;
-                    out.lex[usize::from(!pos)] += weight;
-                    if flipped && self.lex_negated_keys {
-                        out.lex[2 + usize::from(!pos)] += weight;
-                    }
-                    if intensify {
-                        out.lex[4 + usize::from(!pos)] += weight;
-                    }
+            if !info.cue && self.has_lexicon {
+                if let Some(polarity) = polarity {
+                    self.count_match(polarity, negated, intensify, weight, &mut out.lex);
                 }
             }
             intensify = info.adverb;
-            if is_cue {
-                negated = !negated;
-                scope_left = max_scope;
-            } else if negated && max_scope > 0 {
-                scope_left = scope_left.saturating_sub(1);
-                if scope_left == 0 {
-                    negated = false;
-                }
-            }
-            prev = Some(w);
+            scope.step(info.cue);
         }
-        if let Some(CharNgrams { min, max }) = self.spec.char_ngrams {
-            // The clause's chars as byte ranges of its words laid end to end, so an n-gram's key
-            // is one slice; the char n-grams starting at or after the pivot word get the
-            // contrast weight.
-            out.clause_bytes.clear();
-            out.char_starts.clear();
-            out.char_neg.clear();
-            out.char_yields.clear();
-            let mut pivot_char = None;
-            for (k, w) in words.iter().enumerate() {
-                if k == pivot {
-                    pivot_char = Some(out.char_starts.len());
-                }
-                let base = out.clause_bytes.len();
-                for (i, _) in w.char_indices() {
-                    out.char_starts.push(base + i);
-                    if self.mark_chars {
-                        out.char_neg.push(out.word_neg[k]);
-                    }
-                    if yielding {
-                        out.char_yields.push(out.word_yields[k]);
-                    }
-                }
-                out.clause_bytes.extend_from_slice(w.as_bytes());
+    }
+
+    /// Adds the feature `parts` in namespace `ns` with `weight` to `out.raw`.
+    fn push(&self, out: &mut SparseVec, ns: Namespace, parts: &[&str], weight: f32) {
+        assemble_key(&mut out.key, ns, parts);
+        out.raw.push((self.bucket_of_key(&out.key), weight));
+    }
+
+    /// Counts a lexicon match of polarity `p` (made by a negation prefix inside its token when
+    /// `inner`) into `lex`: on the key of its effective polarity after the scope's negation, and
+    /// on the negated and intensified keys when it is flipped or intensified.
+    fn count_match(
+        &self,
+        (p, inner): (i8, bool),
+        negated: bool,
+        intensified: bool,
+        weight: f32,
+        lex: &mut [f32; LEX_KEYS.len()],
+    ) {
+        let flipped = negated != inner;
+        let p = if negated { -p } else { p };
+        let neg = usize::from(p <= 0);
+        lex[neg] += weight;
+        if flipped && self.lex_negated_keys {
+            lex[2 + neg] += weight;
+        }
+        if intensified {
+            lex[4 + neg] += weight;
+        }
+    }
+
+    /// Lays the clause's words end to end in `out.clause_bytes`, padded with
+    /// [`MAX_GRAM_BYTES`] zeros, with the byte offset of each char (and of the end) in
+    /// `out.char_starts` and the char's marks in `out.char_neg` and `out.char_yields`, so an
+    /// n-gram's key is one slice. Returns the index of the first char of the `pivot` word.
+    fn lay_out_chars(
+        &self,
+        words: &[&str],
+        pivot: usize,
+        yielding: bool,
+        out: &mut SparseVec,
+    ) -> usize {
+        out.clause_bytes.clear();
+        out.char_starts.clear();
+        out.char_neg.clear();
+        out.char_yields.clear();
+        let mut pivot_char = None;
+        for (k, w) in words.iter().enumerate() {
+            if k == pivot {
+                pivot_char = Some(out.char_starts.len());
             }
-            let chars = out.char_starts.len();
-            let pivot_char = pivot_char.unwrap_or(chars);
-            out.char_starts.push(out.clause_bytes.len());
-            // The padding lets every key copy a fixed MAX_GRAM_BYTES, which compiles to a few
-            // moves instead of a memcpy call per n-gram; only the gram's own bytes are hashed.
-            out.clause_bytes.extend_from_slice(&[0; MAX_GRAM_BYTES]);
-            let mut key = [0u8; 1 + MAX_GRAM_BYTES];
-            for n in min as usize..=max as usize {
-                for k in 0..(chars + 1).saturating_sub(n) {
-                    if yielding && out.char_yields[k..k + n].iter().all(|&y| y) {
-                        continue;
-                    }
-                    let weight = if k >= pivot_char {
-                        self.contrast_weight
-                    } else {
-                        1.0
-                    };
-                    let ns = if self.mark_chars && out.char_neg[k..k + n].iter().any(|&m| m) {
-                        Namespace::NegatedChar
-                    } else {
-                        Namespace::Char
-                    };
-                    let (start, end) = (out.char_starts[k], out.char_starts[k + n]);
-                    key[0] = ns as u8;
-                    key[1..].copy_from_slice(&out.clause_bytes[start..start + MAX_GRAM_BYTES]);
-                    out.raw
-                        .push((self.bucket_of_key(&key[..1 + end - start]), weight));
+            let base = out.clause_bytes.len();
+            for (i, _) in w.char_indices() {
+                out.char_starts.push(base + i);
+                if self.mark_chars {
+                    out.char_neg.push(out.word_neg[k]);
                 }
+                if yielding {
+                    out.char_yields.push(out.word_yields[k]);
+                }
+            }
+            out.clause_bytes.extend_from_slice(w.as_bytes());
+        }
+        let pivot_char = pivot_char.unwrap_or(out.char_starts.len());
+        out.char_starts.push(out.clause_bytes.len());
+        // The padding lets every key copy a fixed MAX_GRAM_BYTES, which compiles to a few moves
+        // instead of a memcpy call per n-gram; only the gram's own bytes are hashed.
+        out.clause_bytes.extend_from_slice(&[0; MAX_GRAM_BYTES]);
+        pivot_char
+    }
+
+    /// The char n-grams of the clause laid out by [`Featurizer::lay_out_chars`], for each length
+    /// in `lengths`; those starting at or after `pivot_char` get the contrast weight. N-grams
+    /// made only of yielding cues' chars are left out; those touching a negated char are hashed
+    /// apart when the spec marks chars.
+    fn char_ngram_features(
+        &self,
+        lengths: RangeInclusive<usize>,
+        pivot_char: usize,
+        yielding: bool,
+        out: &mut SparseVec,
+    ) {
+        let chars = out.char_starts.len() - 1;
+        let mut key = [0u8; 1 + MAX_GRAM_BYTES];
+        for n in lengths {
+            for k in 0..(chars + 1).saturating_sub(n) {
+                if yielding && out.char_yields[k..k + n].iter().all(|&y| y) {
+                    continue;
+                }
+                let ns = if self.mark_chars && out.char_neg[k..k + n].iter().any(|&m| m) {
+                    Namespace::NegatedChar
+                } else {
+                    Namespace::Char
+                };
+                let (start, end) = (out.char_starts[k], out.char_starts[k + n]);
+                key[0] = ns as u8;
+                key[1..].copy_from_slice(&out.clause_bytes[start..start + MAX_GRAM_BYTES]);
+                out.raw.push((
+                    self.bucket_of_key(&key[..1 + end - start]),
+                    self.weight(k, pivot_char),
+                ));
+            }
+        }
+    }
+}
+
+/// The negation state while walking a clause: a cue flips it (so a second cue flips it back),
+/// and a scope limited to `max` words ends after that many.
+struct Scope {
+    negated: bool,
+    left: usize,
+    max: usize,
+}
+
+impl Scope {
+    fn new(max: usize) -> Scope {
+        Scope {
+            negated: false,
+            left: 0,
+            max,
+        }
+    }
+
+    /// Moves past a word, a negation cue when `cue`.
+    fn step(&mut self, cue: bool) {
+        if cue {
+            self.negated = !self.negated;
+            self.left = self.max;
+        } else if self.negated && self.max > 0 {
+            self.left = self.left.saturating_sub(1);
+            if self.left == 0 {
+                self.negated = false;
             }
         }
     }
