@@ -142,6 +142,10 @@ pub fn is_sentence_break(c: char) -> bool {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::single_range_in_vec_init,
+    reason = "the expected clauses are lists of ranges"
+)]
 mod tests {
     use super::*;
 
