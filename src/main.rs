@@ -93,7 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Train(args) => Ok(manyi::tools::train::run(&args).map(|_| ())?),
+        Command::Train(args) => Ok(manyi::tools::train::run(&args.options()).map(|_| ())?),
         Command::Eval(args) => Ok(manyi::tools::eval::run(&args)?),
         Command::Backfill(args) => {
             let cfg = Config::from_file(&args.config)?.validate()?;

@@ -24,436 +24,36 @@
 //! - contrast: everything after the last contrastive conjunction (但是, 不过, 可是 …) is weighted
 //!   up, since the verdict usually follows it.
 
-use std::collections::HashMap;
-use std::hash::Hasher;
-use std::ops::Range;
+mod lexicon;
+mod spec;
+mod words;
 
-use serde::{Deserialize, Serialize};
+use std::hash::Hasher;
+use std::ops::{Range, RangeInclusive};
+
 use twox_hash::XxHash64;
 
+pub use self::lexicon::{
+    default_lexicon, parse_attributes, parse_lexicon, DEFAULT_ATTRIBUTES, DEFAULT_ATTRIBUTE_GAP,
+    DEFAULT_LEXICON,
+};
+pub use self::spec::{
+    Attributes, CharNgrams, Contrast, Degree, FeatureError, FeatureSpec, Lexicon, Negation,
+    RowNorm, WordGrams, DEFAULT_CONTRAST, DEFAULT_CONTRAST_WEIGHT, DEFAULT_DEGREE_ADVERBS,
+    DEFAULT_LEXICON_SCALE, DEFAULT_NEGATION_CUES, DEFAULT_NEGATION_PREFIXES,
+};
+use self::words::{PairRole, Vocabulary, WordInfo};
+pub use crate::text::clause::is_boundary_char;
+use crate::text::clause::{clause_spans, Between, ClauseRule};
+pub use crate::text::normalise::{normalise_text, TextNorm};
 use crate::text::simplify;
 
 /// Version of the feature-extraction code. Bump on any change of hashing, namespaces, clause
 /// splitting or text normalisation.
 pub const FEATURE_SPEC_VERSION: u32 = 2;
 
-/// Everything that defines the mapping from words to feature buckets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureSpec {
-    /// Must equal [`FEATURE_SPEC_VERSION`] of the running code.
-    pub version: u32,
-    /// Seed of xxhash64; fixed so buckets are the same across runs and platforms.
-    pub hash_seed: u64,
-    /// Number of hash buckets is `2^buckets_log2`.
-    pub buckets_log2: u8,
-    /// Text normalisation before segmentation.
-    pub text: TextNorm,
-    /// Word n-grams.
-    pub words: WordGrams,
-    /// Character n-grams, inclusive range; `None` turns them off.
-    pub char_ngrams: Option<CharNgrams>,
-    /// Negation scope marking.
-    pub negation: Negation,
-    /// Degree adverb marking.
-    pub degree: Degree,
-    /// Sentiment lexicon polarity features.
-    pub lexicon: Lexicon,
-    /// Up-weighting of the words after the last contrastive conjunction.
-    pub contrast: Contrast,
-    /// Row normalisation.
-    pub row_norm: RowNorm,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TextNorm {
-    /// Full-width ASCII folded to half-width, ASCII lower-cased.
-    FoldWidthLowercase,
-    /// As `FoldWidthLowercase`, then a text holding Traditional characters converted to
-    /// Simplified ([`crate::text::simplify`]), so 態度很好 counts as 态度很好.
-    FoldWidthLowercaseSimplified,
-    Raw,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WordGrams {
-    Unigrams,
-    UnigramsAndBigrams,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CharNgrams {
-    pub min: u8,
-    pub max: u8,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum Negation {
-    Off,
-    /// Words after a cue are marked negated until the clause ends, or after `max_words` words
-    /// if it is non-zero.
-    Scope {
-        cues: Vec<String>,
-        max_words: u8,
-        /// A token that is not a cue but starts with one of these and continues with a lexicon
-        /// word (不慢, 没问题) counts as that lexicon word negated.
-        #[serde(default)]
-        prefixes: Vec<String>,
-        /// Character n-grams touching a cue or a negated word are hashed apart from the others
-        /// (不慢's 慢 is not the 慢 of 很慢).
-        #[serde(default)]
-        mark_chars: bool,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum Lexicon {
-    Off,
-    /// Whole-token matches of `positive` / `negative` words become polarity features whose block
-    /// is L2-normalised and multiplied by `scale`.
-    Polarity {
-        positive: Vec<String>,
-        negative: Vec<String>,
-        scale: f32,
-        /// A negated match (不慢, 没有坏果) counts for its flipped polarity and, when this is
-        /// true, also on a "negated" key of its own. The corpus then teaches that key to doubt
-        /// the flip (litotes are rare in it), so it is off by default. Specs written before the
-        /// field existed had the keys: absent means true, and true is not written, so their
-        /// fingerprints stay as they were.
-        #[serde(default = "yes", skip_serializing_if = "is_true")]
-        negated_keys: bool,
-        /// Attribute–magnitude pairs. Specs written before the field existed have none: absent
-        /// means none, and none is not written, so their fingerprints stay as they were.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        attributes: Option<Box<Attributes>>,
-        /// A negation cue whose scope holds a lexicon match (or an attribute pair) adds none of
-        /// its own features (the cue word, the word bigrams it is part of, the char n-grams made
-        /// of its chars alone): the flipped match says what the negation means, while the cue's
-        /// own lean in training text (没有 alone leans hard towards complaints) would outweigh it
-        /// in 没让我失望 or 没有异味. Specs written before the field existed do not: absent means
-        /// false, and false is not written, so their fingerprints stay as they were.
-        #[serde(default, skip_serializing_if = "is_false")]
-        cues_yield: bool,
-    },
-}
-
-/// Attributes whose evaluation depends on a magnitude word: 价格 + 高 is negative, 续航 + 长
-/// positive. A pair counts as one lexicon match of its polarity (flipped by negation, so 价格也不高
-/// is positive and 性价比不高 negative) in place of the two words' own lexicon polarity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Attributes {
-    /// Attributes of which more is better (续航, 性价比).
-    pub more_is_better: Vec<String>,
-    /// Attributes of which more is worse (价格, 噪音).
-    pub more_is_worse: Vec<String>,
-    /// Magnitude words saying more (高, 大, 长) and less (低, 小, 短).
-    pub more: Vec<String>,
-    pub less: Vec<String>,
-    /// Degree words that may start a magnitude token (偏高, 很小) or stand between the pair.
-    pub prefixes: Vec<String>,
-    /// Other tokens that may stand between the pair (也, 都, 还); negation cues may too.
-    pub fillers: Vec<String>,
-    /// At most this many tokens between an attribute and its magnitude.
-    pub max_gap: u8,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum Contrast {
-    Off,
-    /// Features of the tokens from the last `conjunctions` token on count `weight` times.
-    Weight {
-        conjunctions: Vec<String>,
-        weight: f32,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum Degree {
-    Off,
-    Mark { adverbs: Vec<String> },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowNorm {
-    L2,
-    None,
-}
-
-/// Negation cues. Whole jieba tokens only: 不错 and 无敌 are their own words and stay positive.
-pub const DEFAULT_NEGATION_CUES: &[&str] = &[
-    "不",
-    "没",
-    "没有",
-    "木有", // internet spelling of 没有
-    "别",
-    "无",
-    "非",
-    "未",
-    "不是",
-    "不会",
-    "不能",
-    "不要",
-    "不用",
-    "不够",
-    "不太",
-    "不怎么",
-    "没什么",
-    "毫无",
-    "并非",
-    "从未",
-    "从不",
-    "绝不",
-    "决不",
-    "并不",
-    "并没有",
-    "甭",
-    "勿",
-    "莫",
-    "不再",
-    "未必",
-    "无法",
-    "不曾",
-    "尚未",
-    "没让",
-    "没有让",
-    "一点也不",
-    "一点都不",
-    "毫不",
-    "绝对不",
-    "根本不",
-    "根本没",
-    "根本没有",
-    "完全不",
-    "从没",
-    "从来不",
-    "从来没有",
-    "没怎么",
-    "不算",
-    "算不上",
-    "谈不上",
-    "称不上",
-];
-
-/// Negation prefixes inside a token (不慢 = 不 + 慢), see [`Negation::Scope`].
-pub const DEFAULT_NEGATION_PREFIXES: &[&str] =
-    &["不", "没", "没有", "无", "未", "别", "不太", "不够"];
-
-/// Contrastive conjunctions: the verdict usually follows the last one.
-pub const DEFAULT_CONTRAST: &[&str] = &[
-    "但是", "但", "不过", "可是", "然而", "只是", "却", "可惜", "就是",
-];
-
-/// The hand-written lexicon, `word polarity` lines (1 or -1); see the file's header.
-pub const DEFAULT_LEXICON: &str = include_str!("../../models/sentiment-lexicon.txt");
-
-/// Parses lexicon text (`word polarity` per line, `#` comments) into (positive, negative) lists.
-pub fn parse_lexicon(text: &str) -> Result<(Vec<String>, Vec<String>), String> {
-    let (mut pos, mut neg) = (Vec::new(), Vec::new());
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.split_whitespace().collect::<Vec<_>>()[..] {
-            [w, "1"] => pos.push(w.to_string()),
-            [w, "-1"] => neg.push(w.to_string()),
-            _ => {
-                return Err(format!(
-                    "lexicon line {}: expected `word 1` or `word -1`",
-                    i + 1
-                ))
-            }
-        }
-    }
-    Ok((pos, neg))
-}
-
-/// The hand-written attribute lexicon, `word role` lines; see the file's header.
-pub const DEFAULT_ATTRIBUTES: &str = include_str!("../../models/attribute-lexicon.txt");
-
-/// Tokens allowed between an attribute and its magnitude word in the default spec.
-pub const DEFAULT_ATTRIBUTE_GAP: u8 = 3;
-
-/// Parses attribute-lexicon text (`word role` per line, `#` comments; roles `better`, `worse`,
-/// `more`, `less`, `prefix`, `filler`).
-pub fn parse_attributes(text: &str, max_gap: u8) -> Result<Attributes, String> {
-    let mut a = Attributes {
-        max_gap,
-        ..Attributes::default()
-    };
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let list = match line.split_whitespace().collect::<Vec<_>>()[..] {
-            [w, role] => match role {
-                "better" => Some((&mut a.more_is_better, w)),
-                "worse" => Some((&mut a.more_is_worse, w)),
-                "more" => Some((&mut a.more, w)),
-                "less" => Some((&mut a.less, w)),
-                "prefix" => Some((&mut a.prefixes, w)),
-                "filler" => Some((&mut a.fillers, w)),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some((list, w)) = list else {
-            return Err(format!(
-                "attribute lexicon line {}: expected `word better|worse|more|less|prefix|filler`",
-                i + 1
-            ));
-        };
-        list.push(w.to_string());
-    }
-    Ok(a)
-}
-
-/// Default lexicon scale (the polarity block's norm next to the n-grams' norm of 1).
-pub const DEFAULT_LEXICON_SCALE: f32 = 1.0;
-/// Default weight of the tokens after the last contrastive conjunction: 1, i.e. off — weighting
-/// them 2× lowered the topic hold-outs (README, "Sentiment model"), so it is only an option.
-pub const DEFAULT_CONTRAST_WEIGHT: f32 = 1.0;
-
-/// Degree adverbs.
-pub const DEFAULT_DEGREE_ADVERBS: &[&str] = &[
-    "很",
-    "太",
-    "非常",
-    "有点",
-    "有些",
-    "特别",
-    "十分",
-    "极",
-    "极其",
-    "超",
-    "超级",
-    "相当",
-    "比较",
-    "挺",
-    "真",
-    "真的",
-    "最",
-    "更",
-    "蛮",
-    "稍微",
-    "略",
-    "格外",
-    "尤其",
-    "实在",
-    "过于",
-    "太过",
-    "极度",
-    "超级无敌",
-    "好",
-    "巨",
-    "贼",
-    "忒",
-    "较",
-    "颇",
-    "一点",
-    "一点也",
-    "一点都",
-];
-
-impl Default for FeatureSpec {
-    fn default() -> Self {
-        FeatureSpec {
-            version: FEATURE_SPEC_VERSION,
-            hash_seed: 0x6d61_6e79_6931_0001, // "manyi1" + 1
-            buckets_log2: 18,
-            text: TextNorm::FoldWidthLowercaseSimplified,
-            words: WordGrams::UnigramsAndBigrams,
-            // Char unigrams (的, 了, 不 …) fire on nearly every text; 2-3 measured the same as 1-3
-            // on the topic hold-outs with fewer features.
-            char_ngrams: Some(CharNgrams { min: 2, max: 3 }),
-            negation: Negation::Scope {
-                cues: DEFAULT_NEGATION_CUES
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                max_words: 0,
-                prefixes: strings(DEFAULT_NEGATION_PREFIXES),
-                mark_chars: true,
-            },
-            degree: Degree::Mark {
-                adverbs: DEFAULT_DEGREE_ADVERBS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            },
-            lexicon: default_lexicon(DEFAULT_LEXICON_SCALE),
-            contrast: Contrast::Off,
-            row_norm: RowNorm::L2,
-        }
-    }
-}
-
-fn strings(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
-
-/// The compiled-in lexicon with the given scale, and the compiled-in attribute pairs.
-pub fn default_lexicon(scale: f32) -> Lexicon {
-    let (positive, negative) = parse_lexicon(DEFAULT_LEXICON).expect("the bundled lexicon parses");
-    let attributes = parse_attributes(DEFAULT_ATTRIBUTES, DEFAULT_ATTRIBUTE_GAP)
-        .expect("the bundled attribute lexicon parses");
-    Lexicon::Polarity {
-        positive,
-        negative,
-        scale,
-        negated_keys: false,
-        attributes: Some(Box::new(attributes)),
-        cues_yield: true,
-    }
-}
-
-/// Reasons a spec cannot be used by this code.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum FeatureError {
-    #[error("feature spec version {found}, this build of manyi extracts version {expected}")]
-    Version { found: u32, expected: u32 },
-    #[error("buckets_log2 {0} is outside 8..=24")]
-    Buckets(u8),
-    #[error("char n-gram range {min}..={max} is invalid (need 1 <= min <= max <= 5)")]
-    CharRange { min: u8, max: u8 },
-    #[error("{what} {value} is invalid (need a finite number in 0..=100)")]
-    Scale { what: &'static str, value: String },
-}
-
-impl FeatureSpec {
-    /// Stable fingerprint of the spec (xxhash64 of its JSON form), stored next to it in artifacts.
-    pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_vec(self).expect("a FeatureSpec always serialises");
-        format!("{:016x}", XxHash64::oneshot(0, &json))
-    }
-}
-
-/// Longest char n-gram a spec may ask for.
-const MAX_CHAR_NGRAM: u8 = 5;
 /// Bytes of the longest char n-gram: four per char at most.
-const MAX_GRAM_BYTES: usize = 4 * MAX_CHAR_NGRAM as usize;
+const MAX_GRAM_BYTES: usize = 4 * spec::MAX_CHAR_NGRAM as usize;
 
 /// Namespaces keep feature kinds apart in the hash space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,69 +69,40 @@ pub enum Namespace {
     Lexicon = b'l',
 }
 
+/// Clauses end at any punctuation, whitespace or symbol token. The spec's contrastive conjunctions
+/// do not start one: they only weight the words after the last one (see [`Contrast`]).
+const CLAUSES: ClauseRule = ClauseRule {
+    boundary: is_boundary_char,
+    starters: &[],
+};
+
 /// Keys of the lexicon block: effective polarity, then how it came about.
 const LEX_KEYS: [&str; 6] = ["+", "-", "neg+", "neg-", "int+", "int-"];
 
-/// A validated spec, with its word lists in one table; build once per model.
+/// A checked spec, with its word lists in one table; build once per model.
 #[derive(Debug, Clone)]
 pub struct Featurizer {
     spec: FeatureSpec,
     mask: u32,
-    /// Every word of the cue, adverb, lexicon and conjunction lists, with what it is, so a token
-    /// costs one lookup.
-    words: WordTable,
-    prefixes: Vec<String>,
+    /// The spec's word lists.
+    words: Vocabulary,
     /// Some word has a lexicon polarity.
     has_lexicon: bool,
     lex_scale: f32,
     /// See [`Lexicon::Polarity`]'s `negated_keys`.
     lex_negated_keys: bool,
     lex_buckets: [u32; LEX_KEYS.len()],
-    /// See [`Lexicon::Polarity`]'s `cues_yield`.
+    /// See [`Lexicon::Polarity`]'s `cues_yield`; false without a lexicon or negation.
     cues_yield: bool,
+    /// Words a negation scope lasts; 0 for the rest of the clause.
+    max_scope: usize,
+    /// See [`Negation::Scope`]'s `mark_chars`.
     mark_chars: bool,
     /// Some word is a contrastive conjunction.
     has_contrast: bool,
     contrast_weight: f32,
-    /// The spec has attribute pairs; at most `attribute_gap` tokens between the two words.
+    /// The spec has attribute pairs that can form.
     has_attributes: bool,
-    attribute_gap: usize,
-    /// The last chars of the attributes of two or more chars, sorted.
-    attribute_ends: Vec<char>,
-}
-
-/// The table is fixed when the featurizer is built and only ever looked up, so the flooding
-/// resistance of the default keyed SipHash buys nothing here, while SipHash cost about a tenth
-/// of extraction: FxHash instead.
-type WordTable = HashMap<Box<str>, WordInfo, rustc_hash::FxBuildHasher>;
-
-/// What the spec's word lists say about one word.
-#[derive(Debug, Clone, Copy, Default)]
-struct WordInfo {
-    cue: bool,
-    adverb: bool,
-    conjunction: bool,
-    /// Lexicon polarity: +1, −1, or 0 for a word not in the lexicon.
-    polarity: i8,
-    /// Attribute direction: +1 more is better, −1 more is worse, 0 not an attribute.
-    attribute: i8,
-    /// Magnitude word: +1 more, −1 less, 0 neither.
-    magnitude: i8,
-    /// May start a magnitude token (偏高) or stand between an attribute and its magnitude.
-    magnitude_prefix: bool,
-    /// May stand between an attribute and its magnitude.
-    filler: bool,
-}
-
-/// What the attribute pairs of a clause make of one of its tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PairRole {
-    /// Not in a pair: its own lexicon polarity, if any.
-    Free,
-    /// The other word of a pair: no polarity of its own.
-    Silent,
-    /// Carries the pair's polarity, and whether a negation prefix inside the token (不高) made it.
-    Carries(i8, bool),
 }
 
 /// A sparse feature vector: sorted, unique bucket indices with their values. Reused across calls.
@@ -599,101 +170,13 @@ impl SparseVec {
     }
 }
 
-/// Returns true if and only if `c` ends a clause (punctuation, whitespace, symbols).
-pub fn is_boundary_char(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_ascii_punctuation()
-        || ('\u{3000}'..='\u{303F}').contains(&c)
-        || ('\u{2010}'..='\u{206F}').contains(&c)
-        || ('\u{FF01}'..='\u{FF0F}').contains(&c)
-        || ('\u{FF1A}'..='\u{FF20}').contains(&c)
-        || ('\u{FF3B}'..='\u{FF40}').contains(&c)
-        || ('\u{FF5B}'..='\u{FF65}').contains(&c)
-}
-
-/// Returns true if and only if the token is made only of boundary characters.
-fn is_boundary_token(tok: &str) -> bool {
-    tok.chars().all(is_boundary_char)
-}
-
-/// Writes the normalised form of `text` into `out` (cleared first), per `norm`.
-pub fn normalise_text(norm: TextNorm, text: &str, out: &mut String) {
-    out.clear();
-    match norm {
-        TextNorm::Raw => out.push_str(text),
-        TextNorm::FoldWidthLowercase | TextNorm::FoldWidthLowercaseSimplified => {
-            // Runs of chars that stay as they are are copied as slices.
-            let mut copied = 0;
-            for (at, c) in text.char_indices() {
-                let folded = match c {
-                    '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                    '\u{3000}' => ' ',
-                    _ => c,
-                }
-                .to_ascii_lowercase();
-                if folded != c {
-                    out.push_str(&text[copied..at]);
-                    out.push(folded);
-                    copied = at + c.len_utf8();
-                }
-            }
-            out.push_str(&text[copied..]);
-            if norm == TextNorm::FoldWidthLowercaseSimplified {
-                simplify::simplify_in_place(out);
-            }
-        }
-    }
-}
-
 impl Featurizer {
+    /// Checks `spec` and builds its word table.
     pub fn new(spec: FeatureSpec) -> Result<Featurizer, FeatureError> {
-        if spec.version != FEATURE_SPEC_VERSION {
-            return Err(FeatureError::Version {
-                found: spec.version,
-                expected: FEATURE_SPEC_VERSION,
-            });
-        }
-        if !(8..=24).contains(&spec.buckets_log2) {
-            return Err(FeatureError::Buckets(spec.buckets_log2));
-        }
+        spec.check()?;
         if spec.text == TextNorm::FoldWidthLowercaseSimplified {
             simplify::init();
         }
-        if let Some(CharNgrams { min, max }) = spec.char_ngrams {
-            if min == 0 || min > max || max > MAX_CHAR_NGRAM {
-                return Err(FeatureError::CharRange { min, max });
-            }
-        }
-        let mut words = WordTable::default();
-        fn info<'t>(words: &'t mut WordTable, w: &str) -> &'t mut WordInfo {
-            words.entry(w.into()).or_default()
-        }
-        let mut prefixes = match &spec.negation {
-            Negation::Off => Vec::new(),
-            Negation::Scope { cues, prefixes, .. } => {
-                for w in cues {
-                    info(&mut words, w).cue = true;
-                }
-                prefixes.clone()
-            }
-        };
-        // Longest prefix first, so 没有问题 splits as 没有 + 问题.
-        prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        if let Degree::Mark { adverbs } = &spec.degree {
-            for w in adverbs {
-                info(&mut words, w).adverb = true;
-            }
-        }
-        let check = |what, value: f32| {
-            if value.is_finite() && (0.0..=100.0).contains(&value) {
-                Ok(())
-            } else {
-                Err(FeatureError::Scale {
-                    what,
-                    value: value.to_string(),
-                })
-            }
-        };
         let (has_lexicon, lex_scale, lex_negated_keys, cues_yield) = match &spec.lexicon {
             Lexicon::Off => (false, 0.0, false, false),
             Lexicon::Polarity {
@@ -703,99 +186,42 @@ impl Featurizer {
                 negated_keys,
                 cues_yield,
                 ..
-            } => {
-                check("lexicon scale", *scale)?;
-                // A word in both lists is positive.
-                for w in negative {
-                    info(&mut words, w).polarity = -1;
-                }
-                for w in positive {
-                    info(&mut words, w).polarity = 1;
-                }
-                (
-                    !positive.is_empty() || !negative.is_empty(),
-                    *scale,
-                    *negated_keys,
-                    *cues_yield,
-                )
-            }
+            } => (
+                !positive.is_empty() || !negative.is_empty(),
+                *scale,
+                *negated_keys,
+                *cues_yield,
+            ),
+        };
+        let (max_scope, mark_chars) = match &spec.negation {
+            Negation::Off => (0, false),
+            Negation::Scope {
+                max_words,
+                mark_chars,
+                ..
+            } => (*max_words as usize, *mark_chars),
         };
         let (has_contrast, contrast_weight) = match &spec.contrast {
             Contrast::Off => (false, 1.0),
             Contrast::Weight {
                 conjunctions,
                 weight,
-            } => {
-                check("contrast weight", *weight)?;
-                for w in conjunctions {
-                    info(&mut words, w).conjunction = true;
-                }
-                (!conjunctions.is_empty(), *weight)
-            }
+            } => (!conjunctions.is_empty(), *weight),
         };
-        let attributes = match &spec.lexicon {
-            Lexicon::Polarity {
-                attributes: Some(a),
-                ..
-            } => Some(a),
-            _ => None,
-        };
-        if let Some(a) = attributes {
-            for (list, dir) in [(&a.more_is_better, 1), (&a.more_is_worse, -1)] {
-                for w in list {
-                    info(&mut words, w).attribute = dir;
-                }
-            }
-            for (list, dir) in [(&a.more, 1), (&a.less, -1)] {
-                for w in list {
-                    info(&mut words, w).magnitude = dir;
-                }
-            }
-            for w in &a.prefixes {
-                info(&mut words, w).magnitude_prefix = true;
-            }
-            for w in &a.fillers {
-                info(&mut words, w).filler = true;
-            }
-        }
-        let has_attributes = attributes.is_some_and(|a| {
-            let has_words = !a.more_is_better.is_empty() || !a.more_is_worse.is_empty();
-            let has_magnitudes = !a.more.is_empty() || !a.less.is_empty();
-            has_words && has_magnitudes
-        });
-        let attribute_gap = attributes.map_or(0, |a| a.max_gap as usize);
-        let mut attribute_ends: Vec<char> = attributes
-            .iter()
-            .flat_map(|a| a.more_is_better.iter().chain(&a.more_is_worse))
-            .filter(|w| w.chars().nth(1).is_some())
-            .filter_map(|w| w.chars().next_back())
-            .collect();
-        attribute_ends.sort_unstable();
-        attribute_ends.dedup();
-        let cues_yield = cues_yield && has_lexicon && !matches!(spec.negation, Negation::Off);
-        let mark_chars = matches!(
-            spec.negation,
-            Negation::Scope {
-                mark_chars: true,
-                ..
-            }
-        );
         let mut f = Featurizer {
             mask: (1u32 << spec.buckets_log2) - 1,
-            spec,
-            words,
-            prefixes,
+            words: Vocabulary::new(&spec),
             has_lexicon,
             lex_scale,
             lex_negated_keys,
             lex_buckets: [0; LEX_KEYS.len()],
-            cues_yield,
+            cues_yield: cues_yield && has_lexicon && !matches!(spec.negation, Negation::Off),
+            max_scope,
             mark_chars,
             has_contrast,
             contrast_weight,
-            has_attributes,
-            attribute_gap,
-            attribute_ends,
+            has_attributes: spec.lexicon.attributes().is_some_and(Attributes::can_pair),
+            spec,
         };
         for (k, key) in LEX_KEYS.iter().enumerate() {
             f.lex_buckets[k] = f.bucket(Namespace::Lexicon, &[key]);
@@ -843,147 +269,33 @@ impl Featurizer {
         (XxHash64::oneshot(self.spec.hash_seed, key) as u32) & self.mask
     }
 
-    fn info(&self, w: &str) -> WordInfo {
-        self.words.get(w).copied().unwrap_or_default()
-    }
-
-    /// Polarity of a lexicon word, or of a token made of a negation prefix and a lexicon word
-    /// (then negated, and the second value is true). `info` is the word's own entry.
-    fn polarity(&self, w: &str, info: WordInfo) -> Option<(i8, bool)> {
-        if info.polarity != 0 {
-            return Some((info.polarity, false));
-        }
-        self.prefixes.iter().find_map(|pre| {
-            let rest = w.strip_prefix(pre.as_str())?;
-            match self.info(rest).polarity {
-                0 => None,
-                p => Some((-p, true)),
-            }
-        })
-    }
-
-    /// Direction of a magnitude token (高, 偏高, 不高, 不太高), and whether a negation prefix
-    /// inside it flips it.
-    fn magnitude_of(&self, w: &str) -> Option<(i8, bool)> {
-        let plain = |w: &str| {
-            let m = self.info(w).magnitude;
-            if m != 0 {
-                return Some(m);
-            }
-            // One degree prefix: 偏高, 很小, 太低.
-            w.char_indices().skip(1).find_map(|(i, _)| {
-                let m = self.info(&w[i..]).magnitude;
-                (m != 0 && self.info(&w[..i]).magnitude_prefix).then_some(m)
-            })
-        };
-        if let Some(m) = plain(w) {
-            return Some((m, false));
-        }
-        self.prefixes.iter().find_map(|pre| {
-            let rest = w.strip_prefix(pre.as_str())?;
-            plain(rest).map(|m| (m, true))
-        })
-    }
-
-    /// Direction of an attribute token (`info` is its entry), or of the attribute of two or more
-    /// characters it ends with (电池容量 → 容量); 0 for neither.
-    fn attribute_of(&self, w: &str, info: WordInfo) -> i8 {
-        if info.attribute != 0 {
-            return info.attribute;
-        }
-        // Most tokens end with a char no attribute ends with: one search instead of a lookup per
-        // suffix.
-        let Some(last) = w.chars().next_back() else {
-            return 0;
-        };
-        if self.attribute_ends.binary_search(&last).is_err() {
-            return 0;
-        }
-        w.char_indices()
-            .skip(1)
-            .map(|(i, _)| &w[i..])
-            .take_while(|rest| rest.chars().nth(1).is_some())
-            .map(|rest| self.info(rest).attribute)
-            .find(|&a| a != 0)
-            .unwrap_or(0)
-    }
-
-    /// The attribute pairs of a clause into `roles` (one per word): an attribute followed by its
-    /// magnitude within the allowed gap (价格偏高, 噪音也不大), where the magnitude carries the
-    /// pair; else a magnitude right before it (高油耗), where the attribute carries it.
-    fn attribute_pairs(&self, words: &[&str], infos: &[WordInfo], roles: &mut Vec<PairRole>) {
-        roles.clear();
-        roles.resize(words.len(), PairRole::Free);
-        let carry = |a: i8, (m, inner): (i8, bool)| {
-            // A prefix inside the token (不高) flips the pair here; a cue token before it flips
-            // it with the rest of the scope, like any lexicon match.
-            PairRole::Carries(if inner { -a * m } else { a * m }, inner)
-        };
-        for k in 0..words.len() {
-            let a = self.attribute_of(words[k], infos[k]);
-            if a == 0 || roles[k] != PairRole::Free {
-                continue;
-            }
-            for j in k + 1..words.len().min(k + 2 + self.attribute_gap) {
-                if let Some(m) = self.magnitude_of(words[j]) {
-                    roles[k] = PairRole::Silent;
-                    roles[j] = carry(a, m);
-                    break;
-                }
-                let i = infos[j];
-                if !(i.filler || i.magnitude_prefix || i.cue) {
-                    break;
-                }
-            }
-            if roles[k] == PairRole::Free && k > 0 && roles[k - 1] == PairRole::Free {
-                if let Some(m) = self.magnitude_of(words[k - 1]) {
-                    roles[k - 1] = PairRole::Silent;
-                    roles[k] = carry(a, m);
-                }
-            }
-        }
-    }
-
     /// Features of already segmented (and normalised) words into `out` (cleared first).
     pub fn extract(&self, words: &[&str], out: &mut SparseVec) {
         out.raw.clear();
         out.clauses.clear();
         out.lex = [0.0; LEX_KEYS.len()];
-        let max_scope = match &self.spec.negation {
-            Negation::Off => 0,
-            Negation::Scope { max_words, .. } => *max_words as usize,
-        };
         // Tokens from the last contrastive conjunction on weigh more.
         let pivot = if self.has_contrast {
             words
                 .iter()
-                .rposition(|w| self.info(w).conjunction)
+                .rposition(|w| self.words.info(w).conjunction)
                 .unwrap_or(words.len())
         } else {
             words.len()
         };
-        let mut start = 0;
-        while start < words.len() {
-            // One clause: words up to the next boundary token.
-            let end = words[start..]
-                .iter()
-                .position(|w| is_boundary_token(w))
-                .map_or(words.len(), |p| start + p);
-            let split = pivot.clamp(start, end);
-            if start < end {
-                let (raw_start, lex_before) = (out.raw.len(), out.lex);
-                // A clause holding the conjunction is featurised in two parts only for weights;
-                // n-grams run over the whole clause with the weight of where they start.
-                self.clause(&words[start..end], split - start, max_scope, out);
-                let mut lex = out.lex;
-                lex.iter_mut().zip(lex_before).for_each(|(l, b)| *l -= b);
-                out.clauses.push(ClauseFeatures {
-                    words: start..end,
-                    raw: raw_start..out.raw.len(),
-                    lex,
-                });
-            }
-            start = end + 1;
+        for clause in clause_spans(CLAUSES, Between::Nothing, words) {
+            let (raw_start, lex_before) = (out.raw.len(), out.lex);
+            // A clause holding the conjunction is featurised in two parts only for weights;
+            // n-grams run over the whole clause with the weight of where they start.
+            let split = pivot.clamp(clause.start, clause.end);
+            self.clause(&words[clause.clone()], split - clause.start, out);
+            let mut lex = out.lex;
+            lex.iter_mut().zip(lex_before).for_each(|(l, b)| *l -= b);
+            out.clauses.push(ClauseFeatures {
+                words: clause,
+                raw: raw_start..out.raw.len(),
+                lex,
+            });
         }
         let lex = out.lex;
         self.finish(&lex, out);
@@ -1000,10 +312,10 @@ impl Featurizer {
         out: &mut SparseVec,
     ) {
         let mut span = span;
-        while span.start < span.end && is_boundary_token(words[span.start]) {
+        while span.start < span.end && CLAUSES.is_boundary(words[span.start]) {
             span.start += 1;
         }
-        while span.start < span.end && is_boundary_token(words[span.end - 1]) {
+        while span.start < span.end && CLAUSES.is_boundary(words[span.end - 1]) {
             span.end -= 1;
         }
         // Clause features can be reused when every weight is 1: with contrast weights, the pivot
@@ -1080,18 +392,34 @@ impl Featurizer {
     }
 
     /// One clause; tokens from `pivot` on (an index into `words`) get the contrast weight.
-    fn clause(&self, words: &[&str], pivot: usize, max_scope: usize, out: &mut SparseVec) {
+    fn clause(&self, words: &[&str], pivot: usize, out: &mut SparseVec) {
         if words.is_empty() {
             return;
         }
-        let bigrams = self.spec.words == WordGrams::UnigramsAndBigrams;
-        out.word_neg.clear();
+        self.look_up(words, out);
+        let yielding = self.cues_yield
+            && yielding_cues(
+                &out.word_infos,
+                &out.word_polarities,
+                self.max_scope,
+                &mut out.word_yields,
+            );
+        self.word_features(words, pivot, yielding, out);
+        if let Some(CharNgrams { min, max }) = self.spec.char_ngrams {
+            let pivot_char = self.lay_out_chars(words, pivot, yielding, out);
+            self.char_ngram_features(min as usize..=max as usize, pivot_char, yielding, out);
+        }
+    }
+
+    /// The word table's entry, attribute-pair role and lexicon polarity of each word of a clause,
+    /// into `out.word_infos`, `out.pair_roles` and `out.word_polarities`.
+    fn look_up(&self, words: &[&str], out: &mut SparseVec) {
         out.word_infos.clear();
-        out.word_infos.extend(words.iter().map(|w| self.info(w)));
+        out.word_infos
+            .extend(words.iter().map(|w| self.words.info(w)));
         if self.has_attributes {
-            let mut roles = std::mem::take(&mut out.pair_roles);
-            self.attribute_pairs(words, &out.word_infos, &mut roles);
-            out.pair_roles = roles;
+            self.words
+                .attribute_pairs(words, &out.word_infos, &mut out.pair_roles);
         }
         out.word_polarities.clear();
         for (k, &w) in words.iter().enumerate() {
@@ -1105,31 +433,35 @@ impl Featurizer {
                 PairRole::Silent => None,
                 PairRole::Carries(p, inner) => Some((p, inner)),
                 PairRole::Free if self.mark_chars || (!info.cue && self.has_lexicon) => {
-                    self.polarity(w, info)
+                    self.words.polarity(w, info)
                 }
                 PairRole::Free => None,
             });
         }
-        let yielding = self.cues_yield
-            && yielding_cues(
-                &out.word_infos,
-                &out.word_polarities,
-                max_scope,
-                &mut out.word_yields,
-            );
-        let mut negated = false;
-        let mut scope_left = 0usize;
+    }
+
+    /// The weight of a feature starting at `k`: the contrast weight from `pivot` on, else 1.
+    fn weight(&self, k: usize, pivot: usize) -> f32 {
+        if k >= pivot {
+            self.contrast_weight
+        } else {
+            1.0
+        }
+    }
+
+    /// Word, bigram and intensified-word features of a clause, and its lexicon matches, walking
+    /// its negation scope; with `mark_chars`, marks in `out.word_neg` the words whose chars are
+    /// hashed as negated.
+    fn word_features(&self, words: &[&str], pivot: usize, yielding: bool, out: &mut SparseVec) {
+        let bigrams = self.spec.words == WordGrams::UnigramsAndBigrams;
+        out.word_neg.clear();
+        let mut scope = Scope::new(self.max_scope);
         let mut intensify = false;
-        let mut prev: Option<&str> = None;
         for (k, &w) in words.iter().enumerate() {
-            let weight = if k >= pivot {
-                self.contrast_weight
-            } else {
-                1.0
-            };
+            let weight = self.weight(k, pivot);
             let info = out.word_infos[k];
-            let is_cue = info.cue;
             let polarity = out.word_polarities[k];
+            let negated = scope.negated;
             let yields = yielding && out.word_yields[k];
             let (word_ns, bigram_ns) = if negated {
                 (Namespace::NegatedWord, Namespace::NegatedBigram)
@@ -1137,110 +469,165 @@ impl Featurizer {
                 (Namespace::Word, Namespace::Bigram)
             };
             if !yields {
-                assemble_key(&mut out.key, word_ns, &[w]);
-                out.raw.push((self.bucket_of_key(&out.key), weight));
+                self.push(out, word_ns, &[w], weight);
             }
             if self.mark_chars {
-                let mark = negated || is_cue || polarity.is_some_and(|(_, inner)| inner);
+                let mark = negated || info.cue || polarity.is_some_and(|(_, inner)| inner);
                 out.word_neg.push(mark);
             }
             let prev_yields = yielding && k > 0 && out.word_yields[k - 1];
-            if bigrams && !yields && !prev_yields {
-                if let Some(p) = prev {
-                    assemble_key(&mut out.key, bigram_ns, &[p, w]);
-                    out.raw.push((self.bucket_of_key(&out.key), weight));
-                }
+            if bigrams && k > 0 && !yields && !prev_yields {
+                self.push(out, bigram_ns, &[words[k - 1], w], weight);
             }
-            if intensify && !is_cue {
+            if intensify && !info.cue {
                 // 不太好 and 很好 must stay apart, so intensified words inside a negation scope
                 // carry a marker.
                 if negated {
-                    assemble_key(&mut out.key, Namespace::Intensified, &["\u{1}neg", w]);
+                    self.push(out, Namespace::Intensified, &["\u{1}neg", w], weight);
                 } else {
-                    assemble_key(&mut out.key, Namespace::Intensified, &[w]);
+                    self.push(out, Namespace::Intensified, &[w], weight);
                 }
-                out.raw.push((self.bucket_of_key(&out.key), weight));
             }
-            if !is_cue && self.has_lexicon {
-                if let Some((p, inner)) = polarity {
-                    // Effective polarity after the scope's negation and the token's own prefix.
-                    let flipped = negated != inner;
-                    let p = if negated { -p } else { p };
-                    let pos = p > 0;
-                    out.lex[usize::from(!pos)] += weight;
-                    if flipped && self.lex_negated_keys {
-                        out.lex[2 + usize::from(!pos)] += weight;
-                    }
-                    if intensify {
-                        out.lex[4 + usize::from(!pos)] += weight;
-                    }
+            if !info.cue && self.has_lexicon {
+                if let Some(polarity) = polarity {
+                    self.count_match(polarity, negated, intensify, weight, &mut out.lex);
                 }
             }
             intensify = info.adverb;
-            if is_cue {
-                negated = !negated;
-                scope_left = max_scope;
-            } else if negated && max_scope > 0 {
-                scope_left = scope_left.saturating_sub(1);
-                if scope_left == 0 {
-                    negated = false;
-                }
-            }
-            prev = Some(w);
+            scope.step(info.cue);
         }
-        if let Some(CharNgrams { min, max }) = self.spec.char_ngrams {
-            // The clause's chars as byte ranges of its words laid end to end, so an n-gram's key
-            // is one slice; the char n-grams starting at or after the pivot word get the
-            // contrast weight.
-            out.clause_bytes.clear();
-            out.char_starts.clear();
-            out.char_neg.clear();
-            out.char_yields.clear();
-            let mut pivot_char = None;
-            for (k, w) in words.iter().enumerate() {
-                if k == pivot {
-                    pivot_char = Some(out.char_starts.len());
-                }
-                let base = out.clause_bytes.len();
-                for (i, _) in w.char_indices() {
-                    out.char_starts.push(base + i);
-                    if self.mark_chars {
-                        out.char_neg.push(out.word_neg[k]);
-                    }
-                    if yielding {
-                        out.char_yields.push(out.word_yields[k]);
-                    }
-                }
-                out.clause_bytes.extend_from_slice(w.as_bytes());
+    }
+
+    /// Adds the feature `parts` in namespace `ns` with `weight` to `out.raw`.
+    fn push(&self, out: &mut SparseVec, ns: Namespace, parts: &[&str], weight: f32) {
+        assemble_key(&mut out.key, ns, parts);
+        out.raw.push((self.bucket_of_key(&out.key), weight));
+    }
+
+    /// Counts a lexicon match of polarity `p` (made by a negation prefix inside its token when
+    /// `inner`) into `lex`: on the key of its effective polarity after the scope's negation, and
+    /// on the negated and intensified keys when it is flipped or intensified.
+    fn count_match(
+        &self,
+        (p, inner): (i8, bool),
+        negated: bool,
+        intensified: bool,
+        weight: f32,
+        lex: &mut [f32; LEX_KEYS.len()],
+    ) {
+        let flipped = negated != inner;
+        let p = if negated { -p } else { p };
+        let neg = usize::from(p <= 0);
+        lex[neg] += weight;
+        if flipped && self.lex_negated_keys {
+            lex[2 + neg] += weight;
+        }
+        if intensified {
+            lex[4 + neg] += weight;
+        }
+    }
+
+    /// Lays the clause's words end to end in `out.clause_bytes`, padded with
+    /// [`MAX_GRAM_BYTES`] zeros, with the byte offset of each char (and of the end) in
+    /// `out.char_starts` and the char's marks in `out.char_neg` and `out.char_yields`, so an
+    /// n-gram's key is one slice. Returns the index of the first char of the `pivot` word.
+    fn lay_out_chars(
+        &self,
+        words: &[&str],
+        pivot: usize,
+        yielding: bool,
+        out: &mut SparseVec,
+    ) -> usize {
+        out.clause_bytes.clear();
+        out.char_starts.clear();
+        out.char_neg.clear();
+        out.char_yields.clear();
+        let mut pivot_char = None;
+        for (k, w) in words.iter().enumerate() {
+            if k == pivot {
+                pivot_char = Some(out.char_starts.len());
             }
-            let chars = out.char_starts.len();
-            let pivot_char = pivot_char.unwrap_or(chars);
-            out.char_starts.push(out.clause_bytes.len());
-            // The padding lets every key copy a fixed MAX_GRAM_BYTES, which compiles to a few
-            // moves instead of a memcpy call per n-gram; only the gram's own bytes are hashed.
-            out.clause_bytes.extend_from_slice(&[0; MAX_GRAM_BYTES]);
-            let mut key = [0u8; 1 + MAX_GRAM_BYTES];
-            for n in min as usize..=max as usize {
-                for k in 0..(chars + 1).saturating_sub(n) {
-                    if yielding && out.char_yields[k..k + n].iter().all(|&y| y) {
-                        continue;
-                    }
-                    let weight = if k >= pivot_char {
-                        self.contrast_weight
-                    } else {
-                        1.0
-                    };
-                    let ns = if self.mark_chars && out.char_neg[k..k + n].iter().any(|&m| m) {
-                        Namespace::NegatedChar
-                    } else {
-                        Namespace::Char
-                    };
-                    let (start, end) = (out.char_starts[k], out.char_starts[k + n]);
-                    key[0] = ns as u8;
-                    key[1..].copy_from_slice(&out.clause_bytes[start..start + MAX_GRAM_BYTES]);
-                    out.raw
-                        .push((self.bucket_of_key(&key[..1 + end - start]), weight));
+            let base = out.clause_bytes.len();
+            for (i, _) in w.char_indices() {
+                out.char_starts.push(base + i);
+                if self.mark_chars {
+                    out.char_neg.push(out.word_neg[k]);
                 }
+                if yielding {
+                    out.char_yields.push(out.word_yields[k]);
+                }
+            }
+            out.clause_bytes.extend_from_slice(w.as_bytes());
+        }
+        let pivot_char = pivot_char.unwrap_or(out.char_starts.len());
+        out.char_starts.push(out.clause_bytes.len());
+        // The padding lets every key copy a fixed MAX_GRAM_BYTES, which compiles to a few moves
+        // instead of a memcpy call per n-gram; only the gram's own bytes are hashed.
+        out.clause_bytes.extend_from_slice(&[0; MAX_GRAM_BYTES]);
+        pivot_char
+    }
+
+    /// The char n-grams of the clause laid out by [`Featurizer::lay_out_chars`], for each length
+    /// in `lengths`; those starting at or after `pivot_char` get the contrast weight. N-grams
+    /// made only of yielding cues' chars are left out; those touching a negated char are hashed
+    /// apart when the spec marks chars.
+    fn char_ngram_features(
+        &self,
+        lengths: RangeInclusive<usize>,
+        pivot_char: usize,
+        yielding: bool,
+        out: &mut SparseVec,
+    ) {
+        let chars = out.char_starts.len() - 1;
+        let mut key = [0u8; 1 + MAX_GRAM_BYTES];
+        for n in lengths {
+            for k in 0..(chars + 1).saturating_sub(n) {
+                if yielding && out.char_yields[k..k + n].iter().all(|&y| y) {
+                    continue;
+                }
+                let ns = if self.mark_chars && out.char_neg[k..k + n].iter().any(|&m| m) {
+                    Namespace::NegatedChar
+                } else {
+                    Namespace::Char
+                };
+                let (start, end) = (out.char_starts[k], out.char_starts[k + n]);
+                key[0] = ns as u8;
+                key[1..].copy_from_slice(&out.clause_bytes[start..start + MAX_GRAM_BYTES]);
+                out.raw.push((
+                    self.bucket_of_key(&key[..1 + end - start]),
+                    self.weight(k, pivot_char),
+                ));
+            }
+        }
+    }
+}
+
+/// The negation state while walking a clause: a cue flips it (so a second cue flips it back),
+/// and a scope limited to `max` words ends after that many.
+struct Scope {
+    negated: bool,
+    left: usize,
+    max: usize,
+}
+
+impl Scope {
+    fn new(max: usize) -> Scope {
+        Scope {
+            negated: false,
+            left: 0,
+            max,
+        }
+    }
+
+    /// Moves past a word, a negation cue when `cue`.
+    fn step(&mut self, cue: bool) {
+        if cue {
+            self.negated = !self.negated;
+            self.left = self.max;
+        } else if self.negated && self.max > 0 {
+            self.left = self.left.saturating_sub(1);
+            if self.left == 0 {
+                self.negated = false;
             }
         }
     }
@@ -1290,6 +677,7 @@ fn assemble_key(key: &mut Vec<u8>, ns: Namespace, parts: &[&str]) {
 
 #[cfg(test)]
 mod tests {
+    use super::spec::strings;
     use super::*;
 
     fn featurizer() -> Featurizer {
@@ -1520,42 +908,6 @@ mod tests {
     }
 
     #[test]
-    fn bundled_attribute_lexicon_parses_and_bad_lines_are_named() {
-        let a = parse_attributes(DEFAULT_ATTRIBUTES, DEFAULT_ATTRIBUTE_GAP).unwrap();
-        assert!(a.more_is_better.iter().any(|w| w == "续航"));
-        assert!(a.more_is_worse.iter().any(|w| w == "价格"));
-        assert!(a.more.iter().any(|w| w == "高") && a.less.iter().any(|w| w == "低"));
-        let err = parse_attributes("价格 worse\n高 higher\n", 3).unwrap_err();
-        assert!(err.contains("line 2"), "{err}");
-    }
-
-    #[test]
-    fn specs_without_the_newer_lexicon_fields_keep_their_behaviour_and_fingerprint() {
-        // A lexicon spec as written before the field existed.
-        let old = r#"{"mode":"polarity","positive":["好"],"negative":["差"],"scale":1.0}"#;
-        let lexicon: Lexicon = serde_json::from_str(old).unwrap();
-        assert!(matches!(
-            lexicon,
-            Lexicon::Polarity {
-                negated_keys: true,
-                attributes: None,
-                cues_yield: false,
-                ..
-            }
-        ));
-        assert_eq!(serde_json::to_string(&lexicon).unwrap(), old);
-        let Lexicon::Polarity {
-            negated_keys,
-            cues_yield,
-            ..
-        } = default_lexicon(1.0)
-        else {
-            panic!("the default lexicon is on");
-        };
-        assert!(!negated_keys && cues_yield);
-    }
-
-    #[test]
     fn lexicon_block_is_scaled_apart_from_ngrams() {
         let f = featurizer();
         let mut v = SparseVec::default();
@@ -1630,20 +982,6 @@ mod tests {
     }
 
     #[test]
-    fn bundled_lexicon_parses_and_bad_lines_are_named() {
-        let (pos, neg) = parse_lexicon(DEFAULT_LEXICON).unwrap();
-        assert!(
-            pos.len() > 150 && neg.len() > 150,
-            "{} {}",
-            pos.len(),
-            neg.len()
-        );
-        assert!(pos.iter().any(|w| w == "满意") && neg.iter().any(|w| w == "失望"));
-        let err = parse_lexicon("好 1\n差 bad\n").unwrap_err();
-        assert!(err.contains("line 2"), "{err}");
-    }
-
-    #[test]
     fn degree_adverb_marks_next_word() {
         let f = featurizer();
         let mut v = SparseVec::default();
@@ -1687,45 +1025,6 @@ mod tests {
         assert!(v.indices.windows(2).all(|w| w[0] < w[1]));
         f.extract(&[], &mut v);
         assert!(v.is_empty());
-    }
-
-    #[test]
-    fn text_normalisation_folds_width_and_case() {
-        let mut s = String::new();
-        normalise_text(TextNorm::FoldWidthLowercase, "ＯＫ！Good　好", &mut s);
-        assert_eq!(s, "ok!good 好");
-    }
-
-    #[test]
-    fn text_normalisation_simplifies_only_when_the_spec_asks() {
-        let mut s = String::new();
-        normalise_text(
-            TextNorm::FoldWidthLowercaseSimplified,
-            "ＯＫ！服務態度很好",
-            &mut s,
-        );
-        assert_eq!(s, "ok!服务态度很好");
-        normalise_text(TextNorm::FoldWidthLowercase, "服務態度很好", &mut s);
-        assert_eq!(s, "服務態度很好");
-    }
-
-    proptest::proptest! {
-        /// Copying unchanged runs gives what folding char by char gives.
-        #[test]
-        fn text_normalisation_matches_char_by_char_folding(text in "[a-zA-Z好，！　\u{FF01}-\u{FF5E}\\PC]{0,20}") {
-            let mut s = String::new();
-            normalise_text(TextNorm::FoldWidthLowercase, &text, &mut s);
-            let by_char: String = text
-                .chars()
-                .map(|c| match c {
-                    '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                    '\u{3000}' => ' ',
-                    _ => c,
-                })
-                .map(|c| c.to_ascii_lowercase())
-                .collect();
-            proptest::prop_assert_eq!(s, by_char);
-        }
     }
 
     #[test]

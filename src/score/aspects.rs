@@ -1,8 +1,9 @@
 //! Aspect (driver) detection: which clauses of a text talk about which aspect.
 //!
 //! Works on the text as the model segmented it (see [`crate::model::Model::analyse`]): a clause
-//! is a run of words between punctuation tokens (，。！？；、~ and their ASCII forms, line breaks,
-//! …), and a contrastive conjunction word (但是, 但, 不过, 可是, 然而, 只是) starts a new one. A
+//! ([`CLAUSES`], cut by [`crate::text::clause`]) is a run of words between punctuation tokens
+//! (，。！？；、~ and their ASCII forms, line breaks, …), and a contrastive conjunction word (但是,
+//! 但, 不过, 可是, 然而, 只是) starts a new one. A
 //! clause is about an aspect when its text contains one of the aspect's keywords (ASCII case,
 //! full/half width and, with a model that converts Traditional text, Traditional characters
 //! ignored). Each such clause is scored on its own, and an aspect's per-response
@@ -15,7 +16,8 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 
-use crate::features::{normalise_text, TextNorm};
+use crate::text::clause::{clause_spans, range_in, Between, ClauseRule};
+use crate::text::normalise::{normalise_text, TextNorm};
 
 /// The configured lexicon, in aspect order (the order of slots in the windows).
 #[derive(Debug, Clone)]
@@ -29,8 +31,17 @@ pub struct Lexicon {
     always: Vec<usize>,
 }
 
-/// Conjunctions that start a new clause: the sentiment after them usually differs.
+/// Conjunctions that start a new clause: the sentiment after them usually differs. Fewer than the
+/// feature spec's [`crate::features::DEFAULT_CONTRAST`] (no 却, 可惜, 就是): taking those would
+/// cut more clauses and move aspect values (这个价格买到就是赚到 in tests/score_golden.rs).
 const CONTRAST: &[&str] = &["但是", "不过", "可是", "然而", "只是", "但"];
+
+/// Aspect clauses end at sentence punctuation and line breaks and start at a contrastive
+/// conjunction (see [`crate::text::clause`]).
+pub const CLAUSES: ClauseRule = ClauseRule {
+    boundary: crate::text::clause::is_sentence_break,
+    starters: CONTRAST,
+};
 
 impl Lexicon {
     pub fn new(aspects: Vec<(String, Vec<String>)>) -> Lexicon {
@@ -91,7 +102,7 @@ impl Lexicon {
             return;
         }
         let mut found = Vec::new();
-        for clause in clause_spans(text, words) {
+        for clause in clause_spans(CLAUSES, Between::Text(text), words) {
             let clause_text = span_text(text, &words[clause.clone()]);
             if self.aspects.len() <= 64 {
                 // One bit per aspect: no allocation, and the bits come out in aspect order.
@@ -121,13 +132,6 @@ impl Lexicon {
     }
 }
 
-/// Byte range of `word` in `text`, when it is a slice of it (as the segmenter returns words).
-fn range_in(text: &str, word: &str) -> Option<Range<usize>> {
-    let start = (word.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    let end = start + word.len();
-    (end <= text.len()).then_some(start..end)
-}
-
 /// The text `words` cover in `text`, when they are slices of it; otherwise the words joined.
 fn span_text<'t>(text: &'t str, words: &[&str]) -> std::borrow::Cow<'t, str> {
     let (Some(first), Some(last)) = (words.first(), words.last()) else {
@@ -137,74 +141,6 @@ fn span_text<'t>(text: &'t str, words: &[&str]) -> std::borrow::Cow<'t, str> {
         (Some(a), Some(b)) if a.start <= b.end => text[a.start..b.end].into(),
         _ => words.concat().into(),
     }
-}
-
-/// True if the text between two consecutive words holds a break (the segmenter drops whitespace
-/// tokens, line breaks included).
-fn break_between(text: &str, before: &str, after: &str) -> bool {
-    match (range_in(text, before), range_in(text, after)) {
-        (Some(a), Some(b)) if a.end <= b.start => text[a.end..b.start].contains(is_break),
-        _ => false,
-    }
-}
-
-fn is_break(c: char) -> bool {
-    matches!(
-        c,
-        '，' | '。'
-            | '！'
-            | '？'
-            | '；'
-            | '、'
-            | '~'
-            | '～'
-            | ','
-            | '.'
-            | '!'
-            | '?'
-            | ';'
-            | '\n'
-            | '\r'
-            | '…'
-    )
-}
-
-/// The clauses of a segmented text as ranges of `words` (slices of `text`): split at punctuation
-/// tokens and line breaks and before a contrastive conjunction that does not start a clause;
-/// empty clauses are skipped.
-pub fn clause_spans<'w>(
-    text: &'w str,
-    words: &'w [&str],
-) -> impl Iterator<Item = Range<usize>> + 'w {
-    let mut start = 0;
-    let mut k = 0;
-    std::iter::from_fn(move || {
-        while k < words.len() {
-            let w = words[k];
-            let at = k;
-            k += 1;
-            if at > start && break_between(text, words[at - 1], w) {
-                let clause = start..at;
-                start = at;
-                k = at;
-                return Some(clause);
-            }
-            if w.chars().all(is_break) {
-                let clause = start..at;
-                start = k;
-                if !clause.is_empty() {
-                    return Some(clause);
-                }
-            } else if at > start && CONTRAST.contains(&w) {
-                let clause = start..at;
-                start = at;
-                return Some(clause);
-            }
-        }
-        let clause = start..words.len();
-        start = words.len();
-        (!clause.is_empty()).then_some(clause)
-    })
 }
 
 #[cfg(test)]
@@ -308,7 +244,7 @@ mod tests {
         let mut words = Vec::new();
         SEGMENTER.cut(&norm, &mut words);
         let mut got = Vec::new();
-        for clause in clause_spans(&norm, &words) {
+        for clause in clause_spans(CLAUSES, Between::Text(&norm), &words) {
             let clause = span_text(&norm, &words[clause]).to_lowercase();
             for (i, (_, keywords)) in lex.aspects.iter().enumerate() {
                 if keywords.iter().any(|w| clause.contains(&w.to_lowercase())) {
@@ -348,11 +284,12 @@ mod tests {
 
     #[test]
     fn clauses_skip_empty_parts() {
-        let words = ["，", "，", "好", "！", "！", "不过"];
-        let got: Vec<_> = clause_spans("", &words).collect();
-        assert_eq!(got, [2..3, 5..6]);
-        assert_eq!(clause_spans("", &[]).count(), 0);
-        let got: Vec<Range<usize>> = clause_spans("", &["但是", "好"]).collect();
+        let spans = |words: &[&str]| -> Vec<Range<usize>> {
+            clause_spans(CLAUSES, Between::Text(""), words).collect()
+        };
+        assert_eq!(spans(&["，", "，", "好", "！", "！", "不过"]), [2..3, 5..6]);
+        assert!(spans(&[]).is_empty());
+        let got = spans(&["但是", "好"]);
         assert_eq!(got, vec![0..2]);
     }
 

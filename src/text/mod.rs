@@ -1,5 +1,8 @@
-//! Text before features: Traditional → Simplified ([`simplify`]), then jieba word segmentation
-//! ([`segment`]).
+//! Text before features: normalisation ([`normalise`]: width, case, Traditional → Simplified
+//! with [`simplify`]), jieba word segmentation ([`segment`]), and the clauses of the segmented
+//! words ([`clause`]).
 
+pub mod clause;
+pub mod normalise;
 pub mod segment;
 pub mod simplify;

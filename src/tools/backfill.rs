@@ -17,16 +17,18 @@
 //! family in one piece and each series in time order: about 16 bytes per sample.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prometheus::proto::MetricType;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::aggregate::dimensions::DimensionGuard;
@@ -36,7 +38,7 @@ use crate::config::ValidConfig;
 use crate::decode::{decode, DecodeLimits};
 use crate::model::{Model, ModelError};
 use crate::score::aspects::Lexicon;
-use crate::score::indices::ResponseValues;
+use crate::score::indices::{IndexSettings, ResponseValues};
 use crate::score::{score, ScoreParts, Scored};
 use crate::serve::collector::IndexCollector;
 use crate::text::segment::{SegmentError, Segmenter};
@@ -149,7 +151,8 @@ struct Event {
     aspects: Vec<(usize, f64)>,
 }
 
-/// Replays, samples and writes `out`. Progress goes to stderr.
+/// Replays, samples and writes `out`. Progress goes to stderr (a bar on a terminal, and a closing
+/// line per phase).
 pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, BackfillError> {
     let longest_ms = cfg
         .windows
@@ -181,7 +184,7 @@ pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, Backf
     );
     let mut samples = Samples::default();
     let total_steps = range.steps().count() as u64;
-    let mut progress = Progress::new("sampling");
+    let progress = Progress::new("sampling", total_steps, "step {pos}/{len}");
     let mut next = 0;
     for t in range.steps() {
         {
@@ -197,7 +200,7 @@ pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, Backf
             }
         }
         summary.steps += 1;
-        progress.show(|| format!("step {}/{total_steps}", summary.steps));
+        progress.bar.inc(1);
     }
     progress.done(&format!("{} steps", summary.steps));
     let (series, count) = samples.write(out).map_err(|source| BackfillError::Write {
@@ -216,52 +219,123 @@ fn read_events(
     longest_ms: i64,
     summary: &mut Summary,
 ) -> Result<Vec<Event>, BackfillError> {
-    let model = Model::open(&cfg.model.path).map_err(|source| BackfillError::Model {
-        path: cfg.model.path.clone(),
-        source,
-    })?;
-    let segmenter = Segmenter::new(cfg.segmenter.user_dict.as_deref())?;
-    let settings = cfg.index_settings();
-    let lexicon = Lexicon::new(cfg.aspects.clone());
-    let guard = DimensionGuard::new(&cfg.dimensions);
-    let limits = DecodeLimits {
-        max_text_chars: cfg.limits.max_text_chars,
-        max_message_bytes: cfg.limits.max_message_bytes,
-    };
-    let parts = ScoreParts {
-        model: &model,
-        segmenter: &segmenter,
-        settings: &settings,
-        lexicon: &lexicon,
-    };
+    let scorer = Scorer::new(cfg)?;
+    let consumer = open_consumer(cfg)?;
+    let since = range.from_ms - longest_ms;
+    let bounds = partition_bounds(&consumer, &cfg.kafka.topics, since, range.until_ms)?;
+    let total: i64 = bounds.values().map(|(s, e)| e - s).sum();
+    let progress = Progress::new("reading", total as u64, "{pos}/{len} messages ({percent}%)");
+    if total == 0 {
+        progress.done("no messages in range");
+        return Ok(Vec::new());
+    }
+    assign(&consumer, &bounds)?;
+    let events = consume(
+        &consumer,
+        bounds,
+        &scorer,
+        since..=range.until_ms,
+        summary,
+        &progress,
+    )?;
+    progress.done(&format!(
+        "{} messages, {} invalid",
+        summary.messages, summary.invalid
+    ));
+    Ok(events)
+}
 
+/// What turns a message into an [`Event`], as `manyi run` would score it.
+struct Scorer {
+    model: Model,
+    segmenter: Segmenter,
+    settings: IndexSettings,
+    lexicon: Lexicon,
+    guard: DimensionGuard,
+    limits: DecodeLimits,
+}
+
+impl Scorer {
+    fn new(cfg: &ValidConfig) -> Result<Scorer, BackfillError> {
+        let model = Model::open(&cfg.model.path).map_err(|source| BackfillError::Model {
+            path: cfg.model.path.clone(),
+            source,
+        })?;
+        Ok(Scorer {
+            model,
+            segmenter: Segmenter::new(cfg.segmenter.user_dict.as_deref())?,
+            settings: cfg.index_settings(),
+            lexicon: Lexicon::new(cfg.aspects.clone()),
+            guard: DimensionGuard::new(&cfg.dimensions),
+            limits: cfg.limits,
+        })
+    }
+
+    /// The event of one message, if it decodes and its event time is within `times`; counts
+    /// the invalid ones and those outside in `summary`.
+    fn event(
+        &self,
+        msg: &BorrowedMessage<'_>,
+        times: &RangeInclusive<i64>,
+        summary: &mut Summary,
+        scored: &mut Scored,
+    ) -> Option<Event> {
+        let payload = msg.payload().unwrap_or_default();
+        let Ok(fb) = decode(payload, msg.timestamp().to_millis(), &self.limits) else {
+            summary.invalid += 1;
+            return None;
+        };
+        if !times.contains(&fb.event_time_ms) {
+            summary.outside += 1;
+            return None;
+        }
+        let parts = ScoreParts {
+            model: &self.model,
+            segmenter: &self.segmenter,
+            settings: &self.settings,
+            lexicon: &self.lexicon,
+        };
+        score(&fb, &parts, scored);
+        Some(Event {
+            ms: fb.event_time_ms,
+            key: self.guard.map(&fb).key,
+            values: scored.values,
+            aspects: scored.aspects.clone(),
+        })
+    }
+}
+
+/// A consumer that only reads: a group of its own and no commits, so the running service is not
+/// disturbed.
+fn open_consumer(cfg: &ValidConfig) -> Result<BaseConsumer, BackfillError> {
     let mut cc = crate::ingest::client_config(&cfg.kafka);
     for (k, v) in &cfg.kafka.properties {
         cc.set(k, v);
     }
-    // Reads only: a group of its own, no commits, so the running service is not disturbed.
-    let consumer: BaseConsumer = cc
+    Ok(cc
         .set("group.id", format!("{}-backfill", cfg.kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
         .set_log_level(RDKafkaLogLevel::Warning)
-        .create()?;
+        .create()?)
+}
 
-    // Per partition: [start, end) offsets.
-    let since = range.from_ms - longest_ms;
-    let mut bounds: HashMap<(String, i32), (i64, i64)> = HashMap::new();
-    for topic in &cfg.kafka.topics {
-        let md = consumer.fetch_metadata(Some(topic), KAFKA_TIMEOUT)?;
-        let partitions: Vec<i32> = md
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic && t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if partitions.is_empty() {
-            return Err(BackfillError::NoTopic(topic.clone()));
-        }
+/// Per partition (topic, partition): the offsets to read, `[start, end)`.
+type Bounds = HashMap<(String, i32), (i64, i64)>;
+
+/// The offsets to read in every partition of `topics`: from the first message at or after
+/// `since_ms` to the first after `until_ms` (Kafka message time), or to the end offset seen now.
+/// Partitions with nothing to read are left out.
+fn partition_bounds(
+    consumer: &BaseConsumer,
+    topics: &[String],
+    since_ms: i64,
+    until_ms: i64,
+) -> Result<Bounds, BackfillError> {
+    let mut bounds = Bounds::new();
+    for topic in topics {
+        let partitions = partitions_of(consumer, topic)?;
         let at = |ms: i64| -> Result<TopicPartitionList, BackfillError> {
             let mut tpl = TopicPartitionList::new();
             for p in &partitions {
@@ -269,7 +343,7 @@ fn read_events(
             }
             Ok(consumer.offsets_for_times(tpl, KAFKA_TIMEOUT)?)
         };
-        let (starts, ends, epoch) = (at(since)?, at(range.until_ms)?, at(0)?);
+        let (starts, ends, epoch) = (at(since_ms)?, at(until_ms)?, at(0)?);
         for p in &partitions {
             let (low, high) = consumer.fetch_watermarks(topic, *p, KAFKA_TIMEOUT)?;
             let found = |tpl: &TopicPartitionList| match tpl
@@ -297,19 +371,46 @@ fn read_events(
             }
         }
     }
-    let total: i64 = bounds.values().map(|(s, e)| e - s).sum();
-    let mut progress = Progress::new("reading");
-    let mut events = Vec::new();
-    if total == 0 {
-        progress.done("no messages in range");
-        return Ok(events);
+    Ok(bounds)
+}
+
+/// The partition ids of `topic`; fails when it has none.
+fn partitions_of(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>, BackfillError> {
+    let md = consumer.fetch_metadata(Some(topic), KAFKA_TIMEOUT)?;
+    let partitions: Vec<i32> = md
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if partitions.is_empty() {
+        return Err(BackfillError::NoTopic(topic.to_owned()));
     }
+    Ok(partitions)
+}
+
+/// Assigns the consumer every partition of `bounds` at its start offset.
+fn assign(consumer: &BaseConsumer, bounds: &Bounds) -> Result<(), BackfillError> {
     let mut tpl = TopicPartitionList::new();
-    for ((topic, p), (start, _)) in &bounds {
+    for ((topic, p), (start, _)) in bounds {
         tpl.add_partition_offset(topic, *p, Offset::Offset(*start))?;
     }
     consumer.assign(&tpl)?;
+    Ok(())
+}
 
+/// Polls until every partition of `bounds` has reached its end offset, turning the messages
+/// before it into events; a partition is paused once done. Fails when no message arrives for
+/// [`STALL_TIMEOUT`].
+fn consume(
+    consumer: &BaseConsumer,
+    bounds: Bounds,
+    scorer: &Scorer,
+    times: RangeInclusive<i64>,
+    summary: &mut Summary,
+    progress: &Progress,
+) -> Result<Vec<Event>, BackfillError> {
+    let mut events = Vec::new();
     let mut remaining = bounds.len();
     let mut last_message = Instant::now();
     let mut scored = Scored::default();
@@ -326,8 +427,7 @@ fn read_events(
             Err(e) => return Err(e.into()),
         };
         last_message = Instant::now();
-        let key = (msg.topic().to_owned(), msg.partition());
-        let Some(&(_, end)) = bounds.get(&key) else {
+        let Some(&(_, end)) = bounds.get(&(msg.topic().to_owned(), msg.partition())) else {
             continue;
         };
         if msg.offset() >= end {
@@ -335,47 +435,14 @@ fn read_events(
         }
         if msg.offset() + 1 == end {
             remaining -= 1;
-            let _ = consumer.pause(&{
-                let mut t = TopicPartitionList::new();
-                t.add_partition(&key.0, key.1);
-                t
-            });
+            let mut done = TopicPartitionList::new();
+            done.add_partition(msg.topic(), msg.partition());
+            let _ = consumer.pause(&done);
         }
         summary.messages += 1;
-        progress.show(|| {
-            format!(
-                "{}/{total} messages ({:.0}%)",
-                summary.messages,
-                100.0 * summary.messages as f64 / total as f64
-            )
-        });
-        let fb = match decode(
-            msg.payload().unwrap_or_default(),
-            msg.timestamp().to_millis(),
-            &limits,
-        ) {
-            Ok(fb) => fb,
-            Err(_) => {
-                summary.invalid += 1;
-                continue;
-            }
-        };
-        if fb.event_time_ms < since || fb.event_time_ms > range.until_ms {
-            summary.outside += 1;
-            continue;
-        }
-        score(&fb, &parts, &mut scored);
-        events.push(Event {
-            ms: fb.event_time_ms,
-            key: guard.map(&fb).key,
-            values: scored.values,
-            aspects: scored.aspects.clone(),
-        });
+        progress.bar.inc(1);
+        events.extend(scorer.event(&msg, &times, summary, &mut scored));
     }
-    progress.done(&format!(
-        "{} messages, {} invalid",
-        summary.messages, summary.invalid
-    ));
     Ok(events)
 }
 
@@ -452,43 +519,27 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Progress on stderr: one redrawn line on a terminal, a line every few seconds otherwise.
+/// Progress on stderr: a bar on a terminal, nothing otherwise; the closing line is printed
+/// either way.
 struct Progress {
     what: &'static str,
-    tty: bool,
-    last: Option<Instant>,
+    bar: ProgressBar,
 }
 
 impl Progress {
-    fn new(what: &'static str) -> Progress {
-        Progress {
-            what,
-            tty: std::io::stderr().is_terminal(),
-            last: None,
-        }
+    /// A bar of `total` steps whose text after "`what`: " is `template` (indicatif syntax).
+    fn new(what: &'static str, total: u64, template: &str) -> Progress {
+        let bar =
+            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
+        let style = ProgressStyle::with_template(&format!("{{prefix}}: {template}"))
+            .expect("the progress templates are valid");
+        bar.set_style(style);
+        bar.set_prefix(what);
+        Progress { what, bar }
     }
 
-    fn show(&mut self, line: impl FnOnce() -> String) {
-        let every = if self.tty {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(5)
-        };
-        if self.last.is_some_and(|l| l.elapsed() < every) {
-            return;
-        }
-        self.last = Some(Instant::now());
-        if self.tty {
-            eprint!("\r\x1b[2K{}: {}", self.what, line());
-        } else {
-            eprintln!("{}: {}", self.what, line());
-        }
-    }
-
-    fn done(&mut self, line: &str) {
-        if self.tty {
-            eprint!("\r\x1b[2K");
-        }
+    fn done(&self, line: &str) {
+        self.bar.finish_and_clear();
         eprintln!("{}: {line}", self.what);
     }
 }

