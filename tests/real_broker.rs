@@ -807,12 +807,27 @@ fn payload_counts<'a>(
 
 #[test]
 fn kill_9_of_one_of_three_replicas_mid_stream_survivors_take_over() {
+    kill_9_of_one_of_three_replicas(None);
+}
+
+/// The same with incremental rebalances: librdkafka revokes and assigns only the partitions that
+/// move, and manyi keeps the windows of the partitions a survivor already owned.
+#[test]
+fn kill_9_of_one_of_three_replicas_with_cooperative_sticky_assignment() {
+    kill_9_of_one_of_three_replicas(Some("cooperative-sticky"));
+}
+
+fn kill_9_of_one_of_three_replicas(strategy: Option<&str>) {
     let _g = serial();
     let broker = Kafka::start();
     let topic = unique("fb");
     const P: i32 = 6;
     broker.create_topic(&topic, P);
-    let cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    let mut cfg = RunConfig::new(&broker.brokers(), &topic, &unique("g"));
+    if let Some(s) = strategy {
+        cfg.properties
+            .insert("partition.assignment.strategy".into(), s.into());
+    }
     let bs = broker.brokers();
     let t0 = now_ms();
 
@@ -831,6 +846,7 @@ fn kill_9_of_one_of_three_replicas_mid_stream_survivors_take_over() {
     // timeout (6 s here) and the survivors get its partitions, rebuilding their windows by replay.
     let producer = stream(&bs, &topic, 3_000, 12, P, t0);
     std::thread::sleep(Duration::from_millis(1_500));
+    let logged_at_kill = [b.log().len(), c.log().len()];
     a.kill();
     let killed = Instant::now();
     let mut took_over = None;
@@ -844,6 +860,19 @@ fn kill_9_of_one_of_three_replicas_mid_stream_survivors_take_over() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let took_over = took_over.expect("the survivors never owned every partition");
+    if strategy == Some("cooperative-sticky") {
+        // Incremental: the survivors were assigned the dead one's partitions and revoked none.
+        let since_kill: Vec<String> = [&b, &c]
+            .iter()
+            .zip(logged_at_kill)
+            .map(|(m, at)| m.log()[at..].to_owned())
+            .collect();
+        assert!(
+            since_kill.iter().all(|l| !l.contains("partitions revoked")),
+            "a survivor had partitions revoked under cooperative-sticky: {since_kill:?}"
+        );
+        assert!(since_kill.iter().any(|l| l.contains("partitions assigned")));
+    }
     producer.join().unwrap();
     let exact_at = wait_exact(&[&b, &c], &bs, &topic, P);
     assert!(!exact_at.is_empty());
@@ -857,8 +886,9 @@ fn kill_9_of_one_of_three_replicas_mid_stream_survivors_take_over() {
     );
     wait_committed_to_end(&bs, &cfg.group, &topic, P);
     println!(
-        "kill -9 of 1 of 3 replicas mid-stream: {} partitions of the killed one taken over in \
-         {:.1} s (session timeout 6 s); 6600 messages exact over the 2 survivors",
+        "kill -9 of 1 of 3 replicas mid-stream ({} assignment): {} partitions of the killed one \
+         taken over in {:.1} s (session timeout 6 s); 6600 messages exact over the 2 survivors",
+        strategy.unwrap_or("default"),
         a_owned.len(),
         took_over.as_secs_f64()
     );
