@@ -15,13 +15,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
+pub use super::free_port;
 
 /// `n` distinct ports that were free a moment ago on 127.0.0.1 (all bound at once, so distinct).
 pub fn free_ports(n: usize) -> Vec<u16> {
@@ -42,12 +36,10 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-/// Waits until `done` holds, panicking with `what` after `timeout`.
+/// Waits until `done` holds, panicking with `what` after `timeout` (over [`super::poll_until`]).
 pub fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
+    if super::poll_until(timeout, || done().then_some(())).is_none() {
+        panic!("timed out waiting for {what}");
     }
 }
 
