@@ -836,8 +836,11 @@ fn kill_9_of_one_of_three_replicas(strategy: Option<&str>) {
     let c = Manyi::start(&cfg);
     produce(&bs, &topic, &events(0..3_000, t0), P);
     wait_exact(&[&a, &b, &c], &bs, &topic, P);
+    // All three must have joined: a replica whose join is still in flight owns nothing yet, and
+    // the other two would own every partition until the next rebalance.
     eventually("each partition owned once by 3 replicas", PATIENCE, || {
         owned_once(&[&a, &b, &c], P as usize)
+            && [&a, &b, &c].iter().all(|m| !lag_partitions(m).is_empty())
     });
     let a_owned = lag_partitions(&a);
     assert!(!a_owned.is_empty(), "the replica to kill owns no partition");
