@@ -285,22 +285,8 @@ impl Pipeline {
             }
         }
 
-        tracing::info!("shutting down: draining workers");
         stopping.store(true, Ordering::Release);
-        let drained = tokio::task::spawn_blocking(move || workers.drain());
-        if tokio::time::timeout(cfg.shutdown_timeout, drained)
-            .await
-            .is_err()
-        {
-            tracing::warn!("workers did not drain within pipeline.shutdown_timeout; unapplied messages will be read again");
-        }
-        if let Some(f) = follow_ups {
-            let timeout = cfg.shutdown_timeout;
-            let _ = tokio::task::spawn_blocking(move || f.flush(timeout)).await;
-        }
-        let c = consumer.clone();
-        let _ = tokio::task::spawn_blocking(move || ingest::commit_now(&c)).await;
-        consumer.unsubscribe();
+        drain(workers, follow_ups, &consumer, cfg.shutdown_timeout).await;
         metrics.ready.set(0);
         http_stop.notify_one();
         match http.await {
@@ -308,6 +294,28 @@ impl Pipeline {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// The end of a run, within `timeout` for each wait: every message read is applied or routed,
+/// follow-ups are delivered, and the offsets are committed; what did not make it in time is
+/// read again by the next owner.
+async fn drain(
+    workers: Workers,
+    follow_ups: Option<Arc<FollowUps>>,
+    consumer: &Arc<Source>,
+    timeout: Duration,
+) {
+    tracing::info!("shutting down: draining workers");
+    let drained = tokio::task::spawn_blocking(move || workers.drain());
+    if tokio::time::timeout(timeout, drained).await.is_err() {
+        tracing::warn!("workers did not drain within pipeline.shutdown_timeout; unapplied messages will be read again");
+    }
+    if let Some(f) = follow_ups {
+        let _ = tokio::task::spawn_blocking(move || f.flush(timeout)).await;
+    }
+    let c = consumer.clone();
+    let _ = tokio::task::spawn_blocking(move || ingest::commit_now(&c)).await;
+    consumer.unsubscribe();
 }
 
 /// The worker job for a received message, or None when it must not be applied now: its
