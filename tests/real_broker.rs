@@ -986,3 +986,76 @@ fn partitions_added_while_running_are_picked_up() {
     wait_committed_to_end(&bs, &cfg.group, &topic, 5);
     println!("partitions 2 → 5 while running: 5000 messages exact over 2 replicas, ends {ends:?}");
 }
+
+const GROUP_TOOL: &str = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand";
+
+/// LAG per partition of `topic` as Kafka's own `kafka-consumer-groups --describe` prints it.
+fn group_tool_lag(broker: &Kafka, group: &str, topic: &str) -> BTreeMap<i32, i64> {
+    let out = broker.cli(GROUP_TOOL, &["--describe", "--group", group]);
+    let mut rows = out.lines().map(str::split_whitespace).map(Vec::from_iter);
+    let header = rows
+        .find(|r| r.first() == Some(&"GROUP"))
+        .unwrap_or_else(|| panic!("no header in the group tool's output:\n{out}"));
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (t, p, lag) = (col("TOPIC"), col("PARTITION"), col("LAG"));
+    rows.filter(|r| r.len() == header.len() && r[t] == topic)
+        .map(|r| {
+            let lag = r[lag]
+                .parse()
+                .unwrap_or_else(|_| panic!("no LAG for partition {}:\n{out}", r[p]));
+            (r[p].parse().unwrap(), lag)
+        })
+        .collect()
+}
+
+/// `manyi_consumer_lag_messages` per partition of `topic`.
+fn gauge_lag(m: &Manyi, topic: &str) -> BTreeMap<i32, i64> {
+    m.scrape()
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.name == "manyi_consumer_lag_messages" && s.labels["topic"] == topic)
+        .map(|s| (s.labels["partition"].parse().unwrap(), s.value as i64))
+        .collect()
+}
+
+#[test]
+fn consumer_lag_agrees_with_kafkas_consumer_group_tool() {
+    let _g = serial();
+    let broker = Kafka::start();
+    let (topic, dlq) = (unique("fb"), unique("fb-dlq"));
+    broker.create_topic(&topic, 2);
+    let bs = broker.brokers();
+    // The dead-letter topic does not exist yet (auto.create.topics.enable=false): manyi holds
+    // each partition at its first invalid message, so its committed offset stays put while it
+    // keeps fetching. The lag is then well above 0 and constant: both readings must agree
+    // exactly, with no allowance for a batch committed between them.
+    let mut cfg = RunConfig::new(&bs, &topic, &unique("g"));
+    cfg.dead_letter_topic = Some(dlq.clone());
+    let m = Manyi::start(&cfg);
+    let t0 = now_ms();
+    produce(&bs, &topic, &events(0..2_000, t0), 2);
+    let ends = end_offsets(&bs, &topic, 2);
+    // Events 16 and 33 are the first invalid ones, at offsets 8 and 16 of partitions 0 and 1.
+    eventually(
+        "committed up to the first invalid messages",
+        PATIENCE,
+        || committed(&bs, &cfg.group, &topic, 2) == [8, 16],
+    );
+    let held: BTreeMap<i32, i64> = BTreeMap::from([(0, ends[0] - 8), (1, ends[1] - 16)]);
+    eventually("manyi's lag gauge at the held lag", PATIENCE, || {
+        gauge_lag(&m, &topic) == held
+    });
+    let tool = group_tool_lag(&broker, &cfg.group, &topic);
+    assert_eq!(tool, held, "Kafka's group tool, partition → LAG");
+    assert_eq!(gauge_lag(&m, &topic), held, "manyi's gauge after the tool");
+    println!("lag while held: manyi {held:?}, Kafka's group tool {tool:?}");
+
+    // Caught up: once the dead-letter topic exists, both say 0 for every partition.
+    broker.create_topic(&dlq, 1);
+    wait_committed_to_end(&bs, &cfg.group, &topic, 2);
+    let zero = BTreeMap::from([(0, 0), (1, 0)]);
+    eventually("manyi's lag gauge at 0", PATIENCE, || {
+        gauge_lag(&m, &topic) == zero
+    });
+    assert_eq!(group_tool_lag(&broker, &cfg.group, &topic), zero);
+}

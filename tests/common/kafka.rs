@@ -13,6 +13,8 @@
 //! its own pid (SIGTERM, then SIGKILL; `Drop` kills). Readiness is a metadata request that lists
 //! the node. Topics are created with rdkafka's AdminClient.
 //!
+//! `Kafka::cli(..)` runs Kafka's own command-line tools (kafka-tools) against the nodes.
+//!
 //! Missing Java or jars fail the test with the command that fetches them; they never skip.
 
 use std::fs::File;
@@ -624,6 +626,30 @@ impl Kafka {
                     .is_ok_and(|m| m.brokers().len() == n)
             },
         );
+    }
+
+    /// Runs one of Kafka's command-line classes from the fetched jars (e.g.
+    /// `org.apache.kafka.tools.consumer.group.ConsumerGroupCommand`) with `--bootstrap-server`
+    /// set to the INTERNAL listeners, and returns its stdout. Panics with its output when it fails.
+    pub fn cli(&self, class: &str, args: &[&str]) -> String {
+        let out = Command::new(java())
+            .args([HEAP, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+            .arg("-cp")
+            .arg(format!("{}/*", kafka_libs().display()))
+            .arg(class)
+            .args(["--bootstrap-server", &self.running_internal_brokers()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", java().display()));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{class} {args:?} exited with {}:\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 
     /// Stops every node (SIGTERM).
