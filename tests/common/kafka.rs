@@ -140,6 +140,26 @@ impl Security {
     }
 }
 
+/// Whether the nodes authorize requests with ACLs.
+#[derive(Clone, Copy, Debug)]
+enum Acls {
+    Off,
+    On,
+}
+
+impl Acls {
+    fn properties(self) -> &'static str {
+        match self {
+            Acls::Off => "",
+            Acls::On => {
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+                 super.users=User:ANONYMOUS\n\
+                 allow.everyone.if.no.acl.found=false\n"
+            }
+        }
+    }
+}
+
 /// One KRaft node (broker and controller in one process). Its ports and data survive restarts.
 pub struct Node {
     pub id: i32,
@@ -339,21 +359,29 @@ pub struct Kafka {
 impl Kafka {
     /// One combined broker+controller node, PLAINTEXT.
     pub fn start() -> Kafka {
-        Kafka::launch(1, Security::Plaintext)
+        Kafka::launch(1, Security::Plaintext, Acls::Off)
     }
 
     /// One combined node whose CLIENT listener is secured.
     pub fn start_secured(security: Security) -> Kafka {
-        Kafka::launch(1, security)
+        Kafka::launch(1, security, Acls::Off)
+    }
+
+    /// One combined node whose CLIENT listener is secured and authorized by ACLs
+    /// (`StandardAuthorizer`, nothing allowed without an ACL). The INTERNAL and CONTROLLER
+    /// listeners' principal, `User:ANONYMOUS`, is the super user: the harness's own admin and
+    /// produce requests and `cli(..)` (e.g. `AclCommand`) go through INTERNAL.
+    pub fn start_with_acls(security: Security) -> Kafka {
+        Kafka::launch(1, security, Acls::On)
     }
 
     /// `n` combined nodes, all controller voters; internal topics replicated `min(n, 3)` times
     /// with min.insync.replicas 2.
     pub fn start_cluster(n: usize) -> Kafka {
-        Kafka::launch(n, Security::Plaintext)
+        Kafka::launch(n, Security::Plaintext, Acls::Off)
     }
 
-    fn launch(n: usize, security: Security) -> Kafka {
+    fn launch(n: usize, security: Security, acls: Acls) -> Kafka {
         let (java, libs) = (java(), kafka_libs());
         let began = Instant::now();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -387,7 +415,7 @@ impl Kafka {
             std::fs::create_dir_all(&node.dir).unwrap();
             std::fs::write(
                 node.dir.join("server.properties"),
-                node.properties(&voters, &security, n),
+                node.properties(&voters, &security, n) + acls.properties(),
             )
             .unwrap();
             std::fs::write(
