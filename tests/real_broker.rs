@@ -1143,3 +1143,119 @@ fn a_consumer_without_read_on_the_topic_is_not_ready_and_says_why() {
     });
     wait_consumed(&m, 200.0);
 }
+
+/// (partition replays, events replayed) to rebuild windows, from the "rebuilding windows by
+/// replay" lines of `log` (`until - from` summed).
+fn replayed(log: &str) -> (usize, i64) {
+    let field = |line: &str, name: &str| -> i64 {
+        let at = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    log.lines()
+        .filter(|l| l.contains("rebuilding windows by replay"))
+        .map(strip_ansi)
+        .fold((0, 0), |(n, events), l| {
+            (n + 1, events + field(&l, "until") - field(&l, "from"))
+        })
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Rolling restart of three replicas (SIGTERM, start again, one at a time): measures the events
+/// replayed, exact afterwards. No timing or count assertion: the numbers are printed.
+#[test]
+fn rolling_restart_of_three_replicas_eager() {
+    rolling_restart(Membership::Dynamic);
+}
+
+#[test]
+fn rolling_restart_of_three_replicas_cooperative_sticky_static() {
+    rolling_restart(Membership::StaticCooperative);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Membership {
+    /// The default (eager) assignment, members without `group.instance.id`.
+    Dynamic,
+    /// cooperative-sticky with `group.instance.id` per replica.
+    StaticCooperative,
+}
+
+fn rolling_restart(membership: Membership) {
+    let _g = serial();
+    let broker = Kafka::start();
+    let topic = unique("fb");
+    const P: i32 = 6;
+    broker.create_topic(&topic, P);
+    let bs = broker.brokers();
+    let base = RunConfig::new(&bs, &topic, &unique("g"));
+    let cfgs: Vec<RunConfig> = (0..3)
+        .map(|i| {
+            let mut c = base.clone();
+            if membership == Membership::StaticCooperative {
+                c.properties.insert(
+                    "partition.assignment.strategy".into(),
+                    "cooperative-sticky".into(),
+                );
+                c.properties
+                    .insert("group.instance.id".into(), format!("replica-{i}"));
+            }
+            c
+        })
+        .collect();
+    let t0 = now_ms();
+    let mut replicas: Vec<Manyi> = cfgs.iter().map(Manyi::start).collect();
+    produce(&bs, &topic, &events(0..3_000, t0), P);
+    let all_own = |rs: &[Manyi]| {
+        let refs: Vec<&Manyi> = rs.iter().collect();
+        owned_once(&refs, P as usize) && rs.iter().all(|m| !lag_partitions(m).is_empty())
+    };
+    eventually("each partition owned once by 3 replicas", PATIENCE, || {
+        all_own(&replicas)
+    });
+    wait_exact(&replicas.iter().collect::<Vec<_>>(), &bs, &topic, P);
+    let mut marks: Vec<usize> = replicas.iter().map(|m| m.log().len()).collect();
+    let (mut replays, mut total) = (0, 0);
+    let mut count = |(n, events): (usize, i64)| {
+        replays += n;
+        total += events;
+    };
+    for i in 0..3 {
+        let status = replicas[i].terminate(Duration::from_secs(60));
+        assert!(status.success(), "exit status {status}");
+        count(replayed(&replicas[i].log()[marks[i]..]));
+        replicas[i] = Manyi::start(&cfgs[i]);
+        marks[i] = 0;
+        eventually("each partition owned once again", PATIENCE, || {
+            all_own(&replicas)
+        });
+        wait_exact(&replicas.iter().collect::<Vec<_>>(), &bs, &topic, P);
+    }
+    for (m, &at) in replicas.iter().zip(&marks) {
+        count(replayed(&m.log()[at..]));
+    }
+    println!(
+        "rolling restart of 3 replicas ({membership:?}, {P} partitions, 3000 events): \
+         {replays} partition replays, {total} events replayed"
+    );
+}
