@@ -1,6 +1,7 @@
 //! Nothing lost, nothing counted twice, against a real broker (Apache Kafka, KRaft, from
 //! tests/common/kafka.rs) and the real binary: dead letters, kill -9 and restart, replicas joining
-//! and dying, a broker outage, SIGTERM, SASL/SCRAM and TLS served by Kafka itself.
+//! and dying, a broker outage, SIGTERM, SASL/SCRAM and TLS served by Kafka itself, ACLs, the
+//! lag gauge against Kafka's own consumer-group tool, and the replay cost of rolling restarts.
 //!
 //! The oracle of every test is an offline recomputation: the topic is read back from the broker
 //! and the NPS and CSAT sums and counts per channel and window are worked out here, independently
