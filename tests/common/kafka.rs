@@ -13,6 +13,8 @@
 //! its own pid (SIGTERM, then SIGKILL; `Drop` kills). Readiness is a metadata request that lists
 //! the node. Topics are created with rdkafka's AdminClient.
 //!
+//! `Kafka::cli(..)` runs Kafka's own command-line tools (kafka-tools) against the nodes.
+//!
 //! Missing Java or jars fail the test with the command that fetches them; they never skip.
 
 use std::fs::File;
@@ -134,6 +136,26 @@ impl Security {
             Security::Plaintext => "PLAINTEXT",
             Security::Scram { .. } => "SASL_PLAINTEXT",
             Security::Tls { .. } => "SSL",
+        }
+    }
+}
+
+/// Whether the nodes authorize requests with ACLs.
+#[derive(Clone, Copy, Debug)]
+enum Acls {
+    Off,
+    On,
+}
+
+impl Acls {
+    fn properties(self) -> &'static str {
+        match self {
+            Acls::Off => "",
+            Acls::On => {
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n\
+                 super.users=User:ANONYMOUS\n\
+                 allow.everyone.if.no.acl.found=false\n"
+            }
         }
     }
 }
@@ -337,21 +359,29 @@ pub struct Kafka {
 impl Kafka {
     /// One combined broker+controller node, PLAINTEXT.
     pub fn start() -> Kafka {
-        Kafka::launch(1, Security::Plaintext)
+        Kafka::launch(1, Security::Plaintext, Acls::Off)
     }
 
     /// One combined node whose CLIENT listener is secured.
     pub fn start_secured(security: Security) -> Kafka {
-        Kafka::launch(1, security)
+        Kafka::launch(1, security, Acls::Off)
+    }
+
+    /// One combined node whose CLIENT listener is secured and authorized by ACLs
+    /// (`StandardAuthorizer`, nothing allowed without an ACL). The INTERNAL and CONTROLLER
+    /// listeners' principal, `User:ANONYMOUS`, is the super user: the harness's own admin and
+    /// produce requests and `cli(..)` (e.g. `AclCommand`) go through INTERNAL.
+    pub fn start_with_acls(security: Security) -> Kafka {
+        Kafka::launch(1, security, Acls::On)
     }
 
     /// `n` combined nodes, all controller voters; internal topics replicated `min(n, 3)` times
     /// with min.insync.replicas 2.
     pub fn start_cluster(n: usize) -> Kafka {
-        Kafka::launch(n, Security::Plaintext)
+        Kafka::launch(n, Security::Plaintext, Acls::Off)
     }
 
-    fn launch(n: usize, security: Security) -> Kafka {
+    fn launch(n: usize, security: Security, acls: Acls) -> Kafka {
         let (java, libs) = (java(), kafka_libs());
         let began = Instant::now();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -385,7 +415,7 @@ impl Kafka {
             std::fs::create_dir_all(&node.dir).unwrap();
             std::fs::write(
                 node.dir.join("server.properties"),
-                node.properties(&voters, &security, n),
+                node.properties(&voters, &security, n) + acls.properties(),
             )
             .unwrap();
             std::fs::write(
@@ -624,6 +654,30 @@ impl Kafka {
                     .is_ok_and(|m| m.brokers().len() == n)
             },
         );
+    }
+
+    /// Runs one of Kafka's command-line classes from the fetched jars (e.g.
+    /// `org.apache.kafka.tools.consumer.group.ConsumerGroupCommand`) with `--bootstrap-server`
+    /// set to the INTERNAL listeners, and returns its stdout. Panics with its output when it fails.
+    pub fn cli(&self, class: &str, args: &[&str]) -> String {
+        let out = Command::new(java())
+            .args([HEAP, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+            .arg("-cp")
+            .arg(format!("{}/*", kafka_libs().display()))
+            .arg(class)
+            .args(["--bootstrap-server", &self.running_internal_brokers()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", java().display()));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{class} {args:?} exited with {}:\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 
     /// Stops every node (SIGTERM).
