@@ -68,6 +68,33 @@ impl SourceContext {
         }
     }
 
+    /// Removes the lag series of every partition not in `current` (topic, partition).
+    fn drop_lag_except(&self, current: &[(String, String)]) {
+        use prometheus::core::Collector;
+        let mut stale = Vec::new();
+        for family in self.metrics.consumer_lag.collect() {
+            for m in family.get_metric() {
+                let label = |name: &str| {
+                    m.get_label()
+                        .iter()
+                        .find(|l| l.name() == name)
+                        .map(|l| l.value().to_owned())
+                        .unwrap_or_default()
+                };
+                let key = (label("topic"), label("partition"));
+                if !current.contains(&key) {
+                    stale.push(key);
+                }
+            }
+        }
+        for (topic, partition) in stale {
+            let _ = self
+                .metrics
+                .consumer_lag
+                .remove_label_values(&[&topic, &partition]);
+        }
+    }
+
     /// Takes the signals recorded since the last call.
     pub fn take_signals(&self) -> Vec<RebalanceSignal> {
         if !self.pending.swap(false, Ordering::AcqRel) {
@@ -117,16 +144,22 @@ impl ClientContext for SourceContext {
             .as_ref()
             .is_some_and(|g| g.state == "up" && g.join_state == "steady");
         self.metrics.ready.set(i64::from(connected && joined));
+        let mut current: Vec<(String, String)> = Vec::new();
         for (topic, t) in &stats.topics {
             for (partition, p) in &t.partitions {
                 if *partition >= 0 && p.desired && p.consumer_lag >= 0 {
+                    let partition = partition.to_string();
                     self.metrics
                         .consumer_lag
-                        .with_label_values(&[topic, &partition.to_string()])
+                        .with_label_values(&[topic, &partition])
                         .set(p.consumer_lag);
+                    current.push((topic.clone(), partition));
                 }
             }
         }
+        // A snapshot taken before a revoke can arrive after the loop removed the partition's
+        // series; the next snapshot no longer lists it, so drop every series it does not list.
+        self.drop_lag_except(&current);
     }
 }
 
@@ -305,4 +338,48 @@ pub fn replay_range(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus::core::Collector;
+
+    use super::SourceContext;
+    use crate::serve::Metrics;
+
+    fn lag_partitions(ctx: &SourceContext) -> Vec<String> {
+        let mut out: Vec<String> = ctx
+            .metrics
+            .consumer_lag
+            .collect()
+            .iter()
+            .flat_map(|f| f.get_metric().to_vec())
+            .flat_map(|m| {
+                m.get_label()
+                    .iter()
+                    .filter(|l| l.name() == "partition")
+                    .map(|l| l.value().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A statistics snapshot taken before a revoke and delivered after it sets the revoked
+    /// partition's lag again; the next snapshot must drop it, or it is exported forever.
+    #[test]
+    fn lag_of_a_partition_no_longer_listed_is_dropped() {
+        let ctx = SourceContext::new(Metrics::new());
+        for p in ["0", "1", "2"] {
+            ctx.metrics
+                .consumer_lag
+                .with_label_values(&["fb", p])
+                .set(5);
+        }
+        ctx.drop_lag_except(&[("fb".into(), "0".into()), ("fb".into(), "2".into())]);
+        assert_eq!(lag_partitions(&ctx), ["0", "2"]);
+        ctx.drop_lag_except(&[]);
+        assert!(lag_partitions(&ctx).is_empty());
+    }
 }
