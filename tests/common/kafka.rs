@@ -3,6 +3,7 @@
 //! free 127.0.0.1 ports, with their data, config and logs in the test's temp dir.
 //!
 //! - `Kafka::start()`: one combined broker+controller node, PLAINTEXT clients;
+//! - `Kafka::shared()`: one such node for all the tests of a binary that leave it running;
 //! - `Kafka::start_secured(..)`: the same with the client listener on SASL_PLAINTEXT/SCRAM-SHA-256
 //!   (credentials added at format time) or SSL (a PEM keystore written from rcgen's certificate);
 //! - `Kafka::start_cluster(3)`: three combined nodes, three controller voters, for failover tests.
@@ -18,6 +19,7 @@
 //! Missing Java or jars fail the test with the command that fetches them; they never skip.
 
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -260,7 +262,20 @@ impl Node {
             .append(true)
             .open(self.dir.join("stdout.log"))
             .expect("kafka stdout log");
-        let child = Command::new(java())
+        let mut command = Command::new(java());
+        // SIGKILL when the thread that started the node exits: no JVM outlives a test binary
+        // that dies or exits without dropping its `Kafka` (the shared node below is a static).
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let child = command
             .current_dir(&self.dir)
             // C1 only: a node started in ~6 s instead of ~9.5 s on 2 busy cores, with 40 % less
             // CPU; these tests move a few MB through it.
@@ -344,6 +359,22 @@ impl Drop for Node {
     }
 }
 
+/// Removes the `shared-kafka-<pid>-*` directories of test processes that no longer run.
+fn remove_dead_shared_dirs(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("shared-kafka-")
+            .and_then(|r| r.split('-').next());
+        if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -382,9 +413,38 @@ impl Kafka {
     }
 
     fn launch(n: usize, security: Security, acls: Acls) -> Kafka {
+        Kafka::launch_in(tempfile::tempdir().expect("temp dir"), n, security, acls)
+    }
+
+    /// One PLAINTEXT node for the whole test binary, for the tests that neither stop nor
+    /// restart their broker: each makes its own topics and consumer group, so the ~9 s of format
+    /// and start are paid once, not per test. The node lives until the test process exits: a
+    /// thread that never ends starts it, and its parent-death signal kills it then. Its
+    /// directory is under `CARGO_TARGET_TMPDIR`; a later run removes those of dead processes.
+    pub fn shared() -> &'static Kafka {
+        static SHARED: OnceLock<Kafka> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+                remove_dead_shared_dirs(tmp);
+                let dir = tempfile::Builder::new()
+                    .prefix(&format!("shared-kafka-{}-", std::process::id()))
+                    .tempdir_in(tmp)
+                    .expect("shared kafka dir");
+                let _ = tx.send(Kafka::launch_in(dir, 1, Security::Plaintext, Acls::Off));
+                loop {
+                    std::thread::park();
+                }
+            });
+            rx.recv()
+                .expect("the shared Kafka node did not start: see the panic above")
+        })
+    }
+
+    fn launch_in(dir: tempfile::TempDir, n: usize, security: Security, acls: Acls) -> Kafka {
         let (java, libs) = (java(), kafka_libs());
         let began = Instant::now();
-        let dir = tempfile::tempdir().expect("temp dir");
         let ports = free_ports(3 * n);
         let mut nodes: Vec<Node> = (1..=n as i32)
             .zip(ports.chunks(3))

@@ -39,6 +39,8 @@ pub struct RunConfig {
     pub topic: String,
     pub group: String,
     pub dead_letter_topic: Option<String>,
+    /// `[close_the_loop] topic`: NPS detractors are published there.
+    pub follow_up_topic: Option<String>,
     pub properties: BTreeMap<String, String>,
     pub shutdown_timeout: String,
     /// Environment of the process (for `env:NAME` secrets).
@@ -59,6 +61,7 @@ impl RunConfig {
             topic: topic.into(),
             group: group.into(),
             dead_letter_topic: None,
+            follow_up_topic: None,
             properties,
             shutdown_timeout: "10s".into(),
             env: Vec::new(),
@@ -86,6 +89,12 @@ impl RunConfig {
             q(&super::model_path().display().to_string()),
             q(&self.shutdown_timeout)
         );
+        if let Some(f) = &self.follow_up_topic {
+            t += &format!(
+                "[close_the_loop]\ntopic = {}\nnps_detractors = true\n",
+                q(f)
+            );
+        }
         t
     }
 }

@@ -116,6 +116,23 @@ pub fn produce(
 /// Every message of `topic` (partitions `0..partitions`) as (partition, offset, payload), read by
 /// an assigned consumer from the beginning to the high watermark: the offline oracle's input.
 pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64, Vec<u8>)> {
+    read_records(brokers, topic, partitions)
+        .into_iter()
+        .map(|r| (r.partition, r.offset, r.payload))
+        .collect()
+}
+
+/// One message read back, with the timestamp its producer gave it (CreateTime, ms): a producer's
+/// own retry re-sends the same message, timestamp included; a message sent again is a new one.
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_ms: i64,
+    pub payload: Vec<u8>,
+}
+
+/// [`read_topic`] with the producer timestamps.
+pub fn read_records(brokers: &str, topic: &str, partitions: i32) -> Vec<Record> {
     let c: BaseConsumer = client(brokers)
         .set("group.id", unique("reader"))
         .set("enable.auto.commit", "false")
@@ -140,9 +157,10 @@ pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64,
         );
         match c.poll(Duration::from_millis(200)) {
             Some(Ok(m)) if m.offset() < ends[m.partition() as usize] => {
+                let ts = m.timestamp().to_millis().unwrap_or(-1);
                 out.insert(
                     (m.partition(), m.offset()),
-                    m.payload().unwrap_or_default().to_vec(),
+                    (ts, m.payload().unwrap_or_default().to_vec()),
                 );
             }
             Some(Ok(_)) => {}
@@ -155,7 +173,14 @@ pub fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<(i32, i64,
             None => {}
         }
     }
-    out.into_iter().map(|((p, o), b)| (p, o, b)).collect()
+    out.into_iter()
+        .map(|((partition, offset), (timestamp_ms, payload))| Record {
+            partition,
+            offset,
+            timestamp_ms,
+            payload,
+        })
+        .collect()
 }
 
 /// High watermarks of partitions `0..partitions`.
