@@ -87,7 +87,7 @@ impl<T: Eq + Hash + Clone> HeavyHitters<T> {
     /// The kept terms with their lower-bound counts, largest first (ties in no particular order).
     pub fn top(&self) -> Vec<(&T, u64)> {
         let mut v: Vec<(&T, u64)> = self.counts.iter().map(|(t, &c)| (t, c)).collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|&(_, c)| std::cmp::Reverse(c));
         v
     }
 
