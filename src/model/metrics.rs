@@ -131,6 +131,88 @@ pub fn bootstrap(labels: &[Label], p: &[f64], resamples: usize, seed: u64) -> Op
     })
 }
 
+/// Two models scored on the same rows: the current one (champion) and a candidate (challenger).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub champion: Metrics,
+    pub challenger: Metrics,
+    /// Challenger's accuracy minus champion's, and its 95 % paired bootstrap interval.
+    pub accuracy_gain: f64,
+    pub accuracy_gain_ci95: [f64; 2],
+    pub roc_auc_gain: f64,
+    pub roc_auc_gain_ci95: [f64; 2],
+    pub bootstrap_resamples: usize,
+}
+
+impl Comparison {
+    /// Returns true if and only if the challenger is better beyond chance: the lower end of the
+    /// accuracy gain's interval is above 0.
+    pub fn challenger_wins(&self) -> bool {
+        self.accuracy_gain_ci95[0] > 0.0
+    }
+}
+
+/// Compares the probabilities `champion` and `challenger` give the same rows. The bootstrap is
+/// paired (each resample draws rows, and both models are judged on those same rows), so the
+/// interval is that of the gain itself, much narrower than two separate intervals would
+/// suggest. `None` when there are no resamples or fewer than two rows of either label.
+pub fn compare(
+    labels: &[Label],
+    champion: &[f64],
+    challenger: &[f64],
+    resamples: usize,
+    seed: u64,
+) -> Option<Comparison> {
+    assert_eq!(labels.len(), champion.len(), "one probability per label");
+    assert_eq!(labels.len(), challenger.len(), "one probability per label");
+    let n = labels.len();
+    let n_pos = labels.iter().filter(|l| **l == Label::Positive).count();
+    if resamples == 0 || n_pos < 2 || n - n_pos < 2 {
+        return None;
+    }
+    let right = |p: &[f64]| -> Vec<bool> {
+        labels
+            .iter()
+            .zip(p)
+            .map(|(&l, &p)| (l == Label::Positive) == (p >= 0.5))
+            .collect()
+    };
+    let (right0, right1) = (right(champion), right(challenger));
+    let (rank0, rank1) = (ranked(champion), ranked(challenger));
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut counts = vec![0u32; n];
+    let (mut acc_gains, mut auc_gains) = (Vec::with_capacity(resamples), Vec::new());
+    for _ in 0..resamples {
+        counts.iter_mut().for_each(|c| *c = 0);
+        for _ in 0..n {
+            counts[rng.random_range(0..n)] += 1;
+        }
+        let gain: i64 = (0..n)
+            .map(|i| (i64::from(right1[i]) - i64::from(right0[i])) * i64::from(counts[i]))
+            .sum();
+        acc_gains.push(gain as f64 / n as f64);
+        if let (Some(a0), Some(a1)) = (
+            weighted_roc_auc(labels, &rank0.0, &rank0.1, &counts),
+            weighted_roc_auc(labels, &rank1.0, &rank1.1, &counts),
+        ) {
+            auc_gains.push(a1 - a0);
+        }
+    }
+    let (m0, m1) = (
+        Metrics::compute(labels, champion),
+        Metrics::compute(labels, challenger),
+    );
+    Some(Comparison {
+        accuracy_gain: m1.accuracy - m0.accuracy,
+        accuracy_gain_ci95: percentiles_95(&mut acc_gains),
+        roc_auc_gain: m1.roc_auc - m0.roc_auc,
+        roc_auc_gain_ci95: percentiles_95(&mut auc_gains),
+        champion: m0,
+        challenger: m1,
+        bootstrap_resamples: resamples,
+    })
+}
+
 /// The rows in order of score, and the ranges of that order whose scores tie.
 fn ranked(p: &[f64]) -> (Vec<usize>, Vec<std::ops::Range<usize>>) {
     let mut order: Vec<usize> = (0..p.len()).collect();
@@ -184,6 +266,39 @@ fn percentiles_95(v: &mut [f64]) -> [f64; 2] {
 mod tests {
     use super::*;
     use Label::{Negative as N, Positive as P};
+
+    #[test]
+    fn a_clearly_better_challenger_wins_and_a_copy_does_not() {
+        // 400 rows, half positive. The champion is right on 60 %, the challenger on 90 %
+        // (right wherever the champion is, and on three quarters of the rest).
+        let labels: Vec<Label> = (0..400).map(|i| if i % 2 == 0 { P } else { N }).collect();
+        let p_for = |l: Label, right: bool| match (l == P, right) {
+            (true, true) | (false, false) => 0.8,
+            _ => 0.2,
+        };
+        let champion: Vec<f64> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| p_for(l, i % 10 < 6))
+            .collect();
+        let challenger: Vec<f64> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| p_for(l, i % 10 < 6 || (i / 10) % 4 != 0))
+            .collect();
+        let c = compare(&labels, &champion, &challenger, 500, 7).unwrap();
+        assert_eq!(c.champion.accuracy, 0.6);
+        assert_eq!(c.challenger.accuracy, 0.9);
+        assert!((c.accuracy_gain - 0.3).abs() < 1e-12);
+        assert!(c.accuracy_gain_ci95[0] > 0.2 && c.accuracy_gain_ci95[1] < 0.4);
+        assert!(c.challenger_wins());
+        // The same model against itself: a gain of exactly 0, never a win.
+        let same = compare(&labels, &champion, &champion, 500, 7).unwrap();
+        assert_eq!(same.accuracy_gain_ci95, [0.0, 0.0]);
+        assert!(!same.challenger_wins());
+        // Too few rows of a label: no verdict at all.
+        assert!(compare(&[P, P, N], &[0.9; 3], &[0.9; 3], 100, 1).is_none());
+    }
 
     #[test]
     fn perfect_and_inverted_rankings() {

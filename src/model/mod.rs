@@ -22,6 +22,7 @@ use crate::text::segment::{SegmentError, Segmenter};
 pub mod calibrate;
 pub mod config;
 pub mod metrics;
+pub mod weak;
 
 pub use calibrate::{Platt, Prior};
 pub use metrics::Metrics;
