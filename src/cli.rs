@@ -34,6 +34,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate a sentiment model on labelled data.
     Eval(crate::tools::eval::EvalArgs),
+    /// Adapt the model to your own texts, labelled by the survey scores that came with them;
+    /// written only if it beats the current model on the newest texts (exit code 3 if not).
+    Adapt(crate::tools::adapt::AdaptArgs),
     /// End-to-end throughput: produce generated events, consume them through the real pipeline.
     Bench(crate::tools::bench::BenchArgs),
     /// Replay past feedback into OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.

@@ -20,12 +20,21 @@ fn main() -> ExitCode {
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<NotWritten>() => {
+            eprintln!("{e}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
 }
+
+/// `manyi adapt` wrote nothing: the new model did not beat the current one (exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("adapt: no model written")]
+struct NotWritten;
 
 /// The error and its causes joined by ": ", like `{:#}`, but without a cause that the message
 /// before it already ends with: our errors show their source in their own message, so the
@@ -95,6 +104,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Train(args) => Ok(manyi::tools::train::run(&args.options()).map(|_| ())?),
         Command::Eval(args) => Ok(manyi::tools::eval::run(&args)?),
+        Command::Adapt(args) => {
+            let rules = manyi::model::weak::WeakLabelRules::default();
+            match manyi::tools::adapt::main(&args, &rules)? {
+                true => Ok(()),
+                false => Err(NotWritten.into()),
+            }
+        }
         Command::Backfill(args) => {
             let cfg = Config::from_file(&args.config)?.validate()?;
             let range = manyi::tools::backfill::Range::parse(

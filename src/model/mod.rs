@@ -7,6 +7,7 @@
 //! (a few fixed strings must land in the buckets they landed in at training time).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -182,6 +183,34 @@ pub struct TrainingMetadata {
     pub refit_on_all: bool,
     pub validation: Option<Metrics>,
     pub training_seconds: f64,
+    /// Set by `manyi adapt`: what the model was adapted from and how it compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<Adaptation>,
+}
+
+/// Where an adapted model came from, recorded in its artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adaptation {
+    pub champion_version: String,
+    pub source: String,
+    pub source_sha256: String,
+    /// Event time of the oldest and newest labelled text (Unix ms).
+    pub event_time_range_ms: [i64; 2],
+    /// Held-out texts are those at or after this event time.
+    pub held_out_from_ms: i64,
+    /// Undecodable lines per reason code.
+    pub undecodable: BTreeMap<String, usize>,
+    pub weak_labels: weak::WeakCounts,
+    pub weak_label_rules: weak::WeakLabelRules,
+    pub older_texts: usize,
+    pub held_out_texts: usize,
+    pub alpha: f32,
+    pub alpha_grid: Vec<AlphaResult>,
+    /// The champion's logit's coefficient in the challenger.
+    pub champion_weight: f32,
+    pub comparison: metrics::Comparison,
+    /// Written by `--force` although the challenger did not win.
+    pub forced: bool,
 }
 
 /// Validation result of one regularisation strength.
@@ -519,6 +548,15 @@ impl Model {
 
     pub fn calibration(&self) -> Platt {
         self.calibration
+    }
+
+    /// Weights, dense over the featurizer's buckets.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    pub fn intercept(&self) -> f32 {
+        self.intercept
     }
 
     /// Uncalibrated logit of an already extracted feature vector.

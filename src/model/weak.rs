@@ -148,7 +148,7 @@ pub struct WeakPair {
 }
 
 /// What [`pairs`] kept and why it left the rest.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WeakCounts {
     pub events: usize,
     pub without_text: usize,

@@ -81,13 +81,15 @@ pub struct TrainReport {
 }
 
 /// Maps buckets to dense columns for one fit.
-struct Columns {
+pub(crate) struct Columns {
     /// Per bucket: column index, or `u32::MAX` when the bucket gets no weight.
-    col_of: Vec<u32>,
-    bucket_of: Vec<u32>,
+    pub(crate) col_of: Vec<u32>,
+    pub(crate) bucket_of: Vec<u32>,
 }
 
-fn select_columns<'a>(
+/// The buckets that get a column: document frequency at least `min_df`, at most `max_columns`
+/// of them, most frequent first.
+pub(crate) fn select_columns<'a>(
     rows: impl Iterator<Item = &'a SparseVec>,
     buckets: usize,
     min_df: usize,
@@ -332,6 +334,7 @@ pub fn run(opts: &TrainOptions) -> Result<TrainReport, ModelError> {
         refit_on_all: opts.refit == Refit::All,
         validation: Some(validation.clone()),
         training_seconds: elapsed(),
+        adaptation: None,
     };
     let model = write(opts, featurizer, fitted, calibration, metadata)?;
     eprintln!(
