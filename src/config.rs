@@ -16,6 +16,7 @@ use crate::decode::DecodeLimits;
 use crate::ingest::config::{CloseTheLoopConfig, Kafka, KafkaConfig};
 use crate::invalid::{invalid, Invalid};
 use crate::model::config::ModelConfig;
+use crate::model::weak::WeakLabelRules;
 use crate::score::config::{AspectsConfig, Indices, IndicesConfig};
 use crate::score::indices::{IndexSettings, Thresholds};
 use crate::serve::config::{Http, HttpConfig};
@@ -44,6 +45,9 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(default)]
     pub model: ModelConfig,
+    /// `[adapt]`: the weak-label thresholds of `manyi adapt`.
+    #[serde(default)]
+    pub adapt: WeakLabelRules,
     #[serde(default)]
     pub segmenter: SegmenterConfig,
     #[serde(default)]
@@ -111,6 +115,7 @@ pub struct ValidConfig {
     pub kafka: Kafka,
     pub http: Http,
     pub model: ModelConfig,
+    pub adapt: WeakLabelRules,
     pub segmenter: SegmenterConfig,
     pub windows: Windows,
     pub dimensions: DimensionsConfig,
@@ -153,6 +158,7 @@ impl Config {
             kafka: KafkaConfig::new(brokers, topics),
             http: HttpConfig::default(),
             model: ModelConfig::default(),
+            adapt: WeakLabelRules::default(),
             segmenter: SegmenterConfig::default(),
             windows: WindowsConfig::default(),
             dimensions: DimensionsConfig::default(),
@@ -169,6 +175,7 @@ impl Config {
         let kafka = self.kafka.validate()?;
         let http = self.http.validate()?;
         let model = self.model.validate()?;
+        let adapt = self.adapt.validate("adapt")?;
         let windows = self.windows.validate()?;
         let dimensions = self.dimensions.validate()?;
         let indices = self.indices.validate()?;
@@ -181,6 +188,7 @@ impl Config {
             kafka,
             http,
             model,
+            adapt,
             segmenter,
             windows,
             dimensions,

@@ -105,8 +105,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => Ok(manyi::tools::train::run(&args.options()).map(|_| ())?),
         Command::Eval(args) => Ok(manyi::tools::eval::run(&args)?),
         Command::Adapt(args) => {
-            let rules = manyi::model::weak::WeakLabelRules::default();
-            match manyi::tools::adapt::main(&args, &rules)? {
+            let cfg = match &args.config {
+                Some(path) => Some(Config::from_file(path)?.validate()?),
+                None => None,
+            };
+            match manyi::tools::adapt::main(&args, cfg.as_ref())? {
                 true => Ok(()),
                 false => Err(NotWritten.into()),
             }

@@ -3,6 +3,8 @@
 //! stream where the shipped model is already as good as the scores allow writes nothing; the
 //! artifact records where it came from.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -69,11 +71,16 @@ fn events(n: usize, domain: f64, seed: u64) -> String {
 }
 
 fn adapt(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    adapt_from("--data", data, out, extra)
+}
+
+/// `manyi adapt --data FILE` or `--config FILE`, with the tests' bootstrap and alpha grid.
+fn adapt_from(flag: &str, source: &Path, out: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_manyi"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .arg("adapt")
-        .arg("--data")
-        .arg(data)
+        .arg(flag)
+        .arg(source)
         .arg("--out")
         .arg(out)
         .args(["--bootstrap", "500", "--alpha", "1,10,100"])
@@ -194,4 +201,50 @@ fn too_few_labelled_texts_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("too few labelled texts"), "{stderr}");
     assert!(stderr.contains("2 undecodable"), "{stderr}");
+}
+
+#[test]
+fn the_topics_history_is_read_through_the_config_and_never_committed() {
+    // The same synthetic domain, produced to a topic of librdkafka's mock cluster (a real
+    // Kafka protocol endpoint), read back by `manyi adapt --config` with a consumer group of
+    // its own.
+    let cluster = common::mock_cluster(&[("reviews", 2)]);
+    let brokers = cluster.bootstrap_servers();
+    let payloads: Vec<Vec<u8>> = events(1_200, 0.5, 4)
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    common::produce(&brokers, "reviews", &payloads, Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("manyi.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"reviews\"]\ngroup_id = \"svc\"\n\
+             [adapt]\ncsat_negative_at_most = 2\ncsat_positive_at_least = 4\n"
+        ),
+    )
+    .unwrap();
+    let model = dir.path().join("adapted.json");
+    let out = adapt_from("--config", &config, &model, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["weak_labels"]["events"], 1_200, "{stderr}");
+    assert!(
+        report["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("kafka topics reviews"),
+        "{report}"
+    );
+    assert!(model.exists());
+    // Neither the service's group nor adapt's own committed anything.
+    for group in ["svc", "svc-adapt"] {
+        assert_eq!(
+            common::topic::committed(&brokers, group, "reviews", 2),
+            [-1, -1],
+            "group {group}"
+        );
+    }
 }

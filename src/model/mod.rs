@@ -192,8 +192,10 @@ pub struct TrainingMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Adaptation {
     pub champion_version: String,
+    /// The file, or the topics and time range, the events were read from.
     pub source: String,
-    pub source_sha256: String,
+    /// SHA-256 of the file (None for topics).
+    pub source_sha256: Option<String>,
     /// Event time of the oldest and newest labelled text (Unix ms).
     pub event_time_range_ms: [i64; 2],
     /// Held-out texts are those at or after this event time.

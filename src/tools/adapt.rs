@@ -2,8 +2,10 @@
 //! score, and writes the adapted model only if it is better than the current one on the newest
 //! events.
 //!
-//! 1. Events are read (one JSON message per line, the Kafka message format) and decoded as the
-//!    pipeline decodes them; undecodable lines are counted by reason.
+//! 1. Events are read from the configured topics' history (`--config`, `--from`, `--until`;
+//!    a consumer group of its own that never commits, see [`super::history`]) or from a file
+//!    (`--data`, one message per line), and decoded as the pipeline decodes them; undecodable
+//!    messages are counted by reason.
 //! 2. Scores become weak labels ([`crate::model::weak`]): one pair per distinct text, texts with
 //!    both labels dropped.
 //! 3. The newest `--newest` share (20 %) by event time is held out: the model will be trained on
@@ -26,10 +28,13 @@ use std::path::PathBuf;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, ShapeBuilder};
+use rdkafka::message::Message;
 use sha2::{Digest, Sha256};
 
 use super::eval::DEFAULT_BOOTSTRAP;
+use super::history::{self, HistoryError};
 use super::train::{select_columns, Columns};
+use crate::config::ValidConfig;
 use crate::decode::{decode, DecodeLimits, Feedback};
 use crate::features::{Featurizer, SparseVec};
 use crate::model::metrics::compare;
@@ -41,14 +46,25 @@ use crate::model::{
 use crate::text::segment::Segmenter;
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["config", "data"])))]
 pub struct AdaptArgs {
-    /// Events, one JSON message per line (the Kafka message format), e.g. exported from the
-    /// topics.
+    /// Read the history of this config's topics (its `[kafka]`, `[limits]`, `[segmenter]`,
+    /// `[adapt]` and model path apply).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Read events from this file instead, one JSON message per line (the Kafka message format).
     #[arg(long)]
-    pub data: PathBuf,
-    /// The current model (the champion) the new one starts from and is compared with.
-    #[arg(long, default_value = DEFAULT_MODEL_PATH)]
-    pub model: PathBuf,
+    pub data: Option<PathBuf>,
+    /// With --config: the first message time to read, RFC 3339 (default: the oldest kept).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// With --config: the last message time to read, RFC 3339 (default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The current model (the champion) the new one starts from and is compared with (default:
+    /// the config's `[model] path`, else the shipped model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Where to write the adapted model; written only if it wins (or with --force).
     #[arg(long)]
     pub out: PathBuf,
@@ -100,15 +116,37 @@ pub struct Outcome {
     pub written: bool,
 }
 
-/// Runs `manyi adapt` as `args` describe. A challenger that does not win is not written, which
-/// is an outcome, not an error.
-pub fn run(args: &AdaptArgs, rules: &WeakLabelRules) -> Result<Outcome, ModelError> {
-    let bytes = std::fs::read(&args.data).map_err(|source| ModelError::Io {
-        path: args.data.clone(),
-        source,
-    })?;
-    let (events, undecodable) = decode_lines(&bytes);
-    let (pairs, weak_labels) = weak::pairs(&events, rules);
+/// Why `manyi adapt` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AdaptError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("{field}: {value:?} is not an RFC 3339 time like 2026-11-23T10:00:00+08:00: {reason}")]
+    Time {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// The events to learn from, decoded, and where they came from.
+struct Source {
+    events: Vec<Feedback>,
+    undecodable: BTreeMap<String, usize>,
+    description: String,
+    sha256: Option<String>,
+}
+
+/// Runs `manyi adapt` as `args` describe, with `cfg` when `--config` was given. A challenger
+/// that does not win is not written, which is an outcome, not an error.
+pub fn run(args: &AdaptArgs, cfg: Option<&ValidConfig>) -> Result<Outcome, AdaptError> {
+    let default_rules = WeakLabelRules::default();
+    let rules = cfg.map_or(&default_rules, |c| &c.adapt);
+    let source = read_source(args, cfg)?;
+    let (events, undecodable) = (&source.events, source.undecodable.clone());
+    let (pairs, weak_labels) = weak::pairs(events, rules);
     eprintln!(
         "adapt: {} events, {} undecodable; {} labelled texts ({} without text, {} without a \
          label, {} repeats, {} texts with both labels dropped)",
@@ -122,9 +160,19 @@ pub fn run(args: &AdaptArgs, rules: &WeakLabelRules) -> Result<Outcome, ModelErr
     );
     let (older, newest) = weak::split_newest(pairs, args.newest);
     check_sizes(&older, &newest)?;
-    let champion = Model::open(&args.model)?;
-    let segmenter = Segmenter::new(args.user_dict.as_deref())?;
-    let featurizer = Featurizer::new(champion.featurizer().spec().clone())?;
+    let model_path = args
+        .model
+        .clone()
+        .or_else(|| cfg.map(|c| c.model.path.clone()))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL_PATH));
+    let champion = Model::open(&model_path)?;
+    let user_dict = args
+        .user_dict
+        .clone()
+        .or_else(|| cfg.and_then(|c| c.segmenter.user_dict.clone()));
+    let segmenter = Segmenter::new(user_dict.as_deref()).map_err(ModelError::from)?;
+    let featurizer =
+        Featurizer::new(champion.featurizer().spec().clone()).map_err(ModelError::from)?;
     let older_rows = Rows::of(&older, &champion, &featurizer, &segmenter);
     let newest_rows = Rows::of(&newest, &champion, &featurizer, &segmenter);
 
@@ -145,11 +193,8 @@ pub fn run(args: &AdaptArgs, rules: &WeakLabelRules) -> Result<Outcome, ModelErr
     let wins = comparison.challenger_wins();
     let adaptation = Adaptation {
         champion_version: champion.version().to_string(),
-        source: args.data.display().to_string(),
-        source_sha256: Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        source: source.description.clone(),
+        source_sha256: source.sha256.clone(),
         event_time_range_ms: [
             older.first().map_or(0, |p| p.event_time_ms),
             newest.last().map_or(0, |p| p.event_time_ms),
@@ -172,7 +217,7 @@ pub fn run(args: &AdaptArgs, rules: &WeakLabelRules) -> Result<Outcome, ModelErr
         metadata.adaptation = Some(adaptation.clone());
         let model = Model::from_parts(
             &args.name,
-            Featurizer::new(challenger.featurizer().spec().clone())?,
+            Featurizer::new(challenger.featurizer().spec().clone()).map_err(ModelError::from)?,
             challenger.weights().to_vec(),
             challenger.intercept(),
             challenger.calibration(),
@@ -186,21 +231,75 @@ pub fn run(args: &AdaptArgs, rules: &WeakLabelRules) -> Result<Outcome, ModelErr
     })
 }
 
-/// Decodes each non-empty line as a Kafka message; undecodable lines are counted by reason.
-fn decode_lines(bytes: &[u8]) -> (Vec<Feedback>, BTreeMap<String, usize>) {
-    let limits = DecodeLimits::default();
+/// Reads `--data`, or else the history of `cfg`'s topics.
+fn read_source(args: &AdaptArgs, cfg: Option<&ValidConfig>) -> Result<Source, AdaptError> {
+    let default_limits = DecodeLimits::default();
+    let limits = cfg.map_or(&default_limits, |c| &c.limits);
     let mut events = Vec::new();
-    let mut undecodable = BTreeMap::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match decode(line, None, &limits) {
+    let mut undecodable: BTreeMap<String, usize> = BTreeMap::new();
+    let mut take =
+        |payload: &[u8], kafka_ts_ms: Option<i64>| match decode(payload, kafka_ts_ms, limits) {
             Ok(fb) => events.push(fb),
             Err(e) => *undecodable.entry(e.code().to_string()).or_default() += 1,
+        };
+    let (description, sha256) = match (&args.data, cfg) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            for line in bytes.split(|&b| b == b'\n') {
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    take(line, None);
+                }
+            }
+            let hash = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (path.display().to_string(), Some(hash))
         }
-    }
-    (events, undecodable)
+        (None, Some(cfg)) => {
+            let from = time("--from", args.from.as_deref())?.unwrap_or(0);
+            let until = time("--until", args.until.as_deref())?
+                .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+            history::read(cfg, "adapt", from, until, |msg| {
+                take(
+                    msg.payload().unwrap_or_default(),
+                    msg.timestamp().to_millis(),
+                );
+            })?;
+            let described = format!(
+                "kafka topics {} from {} until {}",
+                cfg.kafka.topics.join(","),
+                args.from.as_deref().unwrap_or("the oldest message"),
+                args.until.as_deref().unwrap_or("now")
+            );
+            (described, None)
+        }
+        (None, None) => unreachable!("clap requires --config or --data"),
+    };
+    Ok(Source {
+        events,
+        undecodable,
+        description,
+        sha256,
+    })
+}
+
+/// Parses an RFC 3339 flag into Unix milliseconds.
+fn time(field: &'static str, value: Option<&str>) -> Result<Option<i64>, AdaptError> {
+    value
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.timestamp_millis())
+                .map_err(|e| AdaptError::Time {
+                    field,
+                    value: v.to_owned(),
+                    reason: e.to_string(),
+                })
+        })
+        .transpose()
 }
 
 fn check_sizes(older: &[WeakPair], newest: &[WeakPair]) -> Result<(), ModelError> {
@@ -429,8 +528,8 @@ fn combine(
 
 /// Runs `manyi adapt` from the command line: the comparison as a table on stderr, the
 /// [`Adaptation`] as JSON on stdout. Returns whether the model was written.
-pub fn main(args: &AdaptArgs, rules: &WeakLabelRules) -> Result<bool, ModelError> {
-    let o = run(args, rules)?;
+pub fn main(args: &AdaptArgs, cfg: Option<&ValidConfig>) -> Result<bool, AdaptError> {
+    let o = run(args, cfg)?;
     let c = &o.adaptation.comparison;
     let row = |name: &str, m: &Metrics| {
         format!(

@@ -16,20 +16,14 @@
 //! past. All samples stay in memory until the file is written, because OpenMetrics wants each
 //! family in one piece and each series in time order: about 16 bytes per sample.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prometheus::proto::MetricType;
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::aggregate::dimensions::DimensionGuard;
 use crate::aggregate::state::{LiveState, PartitionId};
@@ -43,10 +37,7 @@ use crate::score::{score, ScoreParts, Scored};
 use crate::serve::collector::IndexCollector;
 use crate::text::segment::{SegmentError, Segmenter};
 
-/// Kafka calls (metadata, offsets) give up after this long.
-const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
-/// Reading stops with an error when no message arrives for this long before the end offsets.
-const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+use super::history::{self, HistoryError, Progress};
 
 /// Why a backfill could not run.
 #[derive(Debug, thiserror::Error)]
@@ -65,12 +56,8 @@ pub enum BackfillError {
     Model { path: PathBuf, source: ModelError },
     #[error("cannot build the segmenter: {0}")]
     Segmenter(#[from] SegmentError),
-    #[error("kafka: {0}")]
-    Kafka(#[from] KafkaError),
-    #[error("topic {0:?} does not exist or has no partitions")]
-    NoTopic(String),
-    #[error("no message for {0:?} before the end offsets; is the broker reachable?")]
-    Stalled(Duration),
+    #[error(transparent)]
+    History(#[from] HistoryError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -220,28 +207,14 @@ fn read_events(
     summary: &mut Summary,
 ) -> Result<Vec<Event>, BackfillError> {
     let scorer = Scorer::new(cfg)?;
-    let consumer = open_consumer(cfg)?;
     let since = range.from_ms - longest_ms;
-    let bounds = partition_bounds(&consumer, &cfg.kafka.topics, since, range.until_ms)?;
-    let total: i64 = bounds.values().map(|(s, e)| e - s).sum();
-    let progress = Progress::new("reading", total as u64, "{pos}/{len} messages ({percent}%)");
-    if total == 0 {
-        progress.done("no messages in range");
-        return Ok(Vec::new());
-    }
-    assign(&consumer, &bounds)?;
-    let events = consume(
-        &consumer,
-        bounds,
-        &scorer,
-        since..=range.until_ms,
-        summary,
-        &progress,
-    )?;
-    progress.done(&format!(
-        "{} messages, {} invalid",
-        summary.messages, summary.invalid
-    ));
+    let times = since..=range.until_ms;
+    let mut events = Vec::new();
+    let mut scored = Scored::default();
+    history::read(cfg, "backfill", since, range.until_ms, |msg| {
+        summary.messages += 1;
+        events.extend(scorer.event(msg, &times, summary, &mut scored));
+    })?;
     Ok(events)
 }
 
@@ -303,147 +276,6 @@ impl Scorer {
             aspects: scored.aspects.clone(),
         })
     }
-}
-
-/// A consumer that only reads: a group of its own and no commits, so the running service is not
-/// disturbed.
-fn open_consumer(cfg: &ValidConfig) -> Result<BaseConsumer, BackfillError> {
-    let mut cc = crate::ingest::client_config(&cfg.kafka);
-    for (k, v) in &cfg.kafka.properties {
-        cc.set(k, v);
-    }
-    Ok(cc
-        .set("group.id", format!("{}-backfill", cfg.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
-        .set_log_level(RDKafkaLogLevel::Warning)
-        .create()?)
-}
-
-/// Per partition (topic, partition): the offsets to read, `[start, end)`.
-type Bounds = HashMap<(String, i32), (i64, i64)>;
-
-/// The offsets to read in every partition of `topics`: from the first message at or after
-/// `since_ms` to the first after `until_ms` (Kafka message time), or to the end offset seen now.
-/// Partitions with nothing to read are left out.
-fn partition_bounds(
-    consumer: &BaseConsumer,
-    topics: &[String],
-    since_ms: i64,
-    until_ms: i64,
-) -> Result<Bounds, BackfillError> {
-    let mut bounds = Bounds::new();
-    for topic in topics {
-        let partitions = partitions_of(consumer, topic)?;
-        let at = |ms: i64| -> Result<TopicPartitionList, BackfillError> {
-            let mut tpl = TopicPartitionList::new();
-            for p in &partitions {
-                tpl.add_partition_offset(topic, *p, Offset::Offset(ms))?;
-            }
-            Ok(consumer.offsets_for_times(tpl, KAFKA_TIMEOUT)?)
-        };
-        let (starts, ends, epoch) = (at(since_ms)?, at(until_ms)?, at(0)?);
-        for p in &partitions {
-            let (low, high) = consumer.fetch_watermarks(topic, *p, KAFKA_TIMEOUT)?;
-            let found = |tpl: &TopicPartitionList| match tpl
-                .find_partition(topic, *p)
-                .map(|e| e.offset())
-            {
-                Some(Offset::Offset(o)) if o >= 0 => Some(o),
-                _ => None,
-            };
-            // A broker that cannot look up times (librdkafka's mock cluster) answers "end" even
-            // for time 0; then read the whole partition and keep the range by event time.
-            let (start, end) = if low < high && found(&epoch).is_none() {
-                eprintln!(
-                    "{topic}/{p}: the broker cannot look up offsets by time; reading offsets {low}..{high}"
-                );
-                (low, high)
-            } else {
-                (
-                    found(&starts).unwrap_or(high),
-                    found(&ends).unwrap_or(high).min(high),
-                )
-            };
-            if start < end {
-                bounds.insert((topic.clone(), *p), (start, end));
-            }
-        }
-    }
-    Ok(bounds)
-}
-
-/// The partition ids of `topic`; fails when it has none.
-fn partitions_of(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>, BackfillError> {
-    let md = consumer.fetch_metadata(Some(topic), KAFKA_TIMEOUT)?;
-    let partitions: Vec<i32> = md
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(BackfillError::NoTopic(topic.to_owned()));
-    }
-    Ok(partitions)
-}
-
-/// Assigns the consumer every partition of `bounds` at its start offset.
-fn assign(consumer: &BaseConsumer, bounds: &Bounds) -> Result<(), BackfillError> {
-    let mut tpl = TopicPartitionList::new();
-    for ((topic, p), (start, _)) in bounds {
-        tpl.add_partition_offset(topic, *p, Offset::Offset(*start))?;
-    }
-    consumer.assign(&tpl)?;
-    Ok(())
-}
-
-/// Polls until every partition of `bounds` has reached its end offset, turning the messages
-/// before it into events; a partition is paused once done. Fails when no message arrives for
-/// [`STALL_TIMEOUT`].
-fn consume(
-    consumer: &BaseConsumer,
-    bounds: Bounds,
-    scorer: &Scorer,
-    times: RangeInclusive<i64>,
-    summary: &mut Summary,
-    progress: &Progress,
-) -> Result<Vec<Event>, BackfillError> {
-    let mut events = Vec::new();
-    let mut remaining = bounds.len();
-    let mut last_message = Instant::now();
-    let mut scored = Scored::default();
-    while remaining > 0 {
-        let Some(msg) = consumer.poll(Duration::from_millis(200)) else {
-            if last_message.elapsed() > STALL_TIMEOUT {
-                return Err(BackfillError::Stalled(STALL_TIMEOUT));
-            }
-            continue;
-        };
-        let msg = match msg {
-            Ok(m) => m,
-            Err(KafkaError::MessageConsumption(RDKafkaErrorCode::PartitionEOF)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        last_message = Instant::now();
-        let Some(&(_, end)) = bounds.get(&(msg.topic().to_owned(), msg.partition())) else {
-            continue;
-        };
-        if msg.offset() >= end {
-            continue;
-        }
-        if msg.offset() + 1 == end {
-            remaining -= 1;
-            let mut done = TopicPartitionList::new();
-            done.add_partition(msg.topic(), msg.partition());
-            let _ = consumer.pause(&done);
-        }
-        summary.messages += 1;
-        progress.bar.inc(1);
-        events.extend(scorer.event(&msg, &times, summary, &mut scored));
-    }
-    Ok(events)
 }
 
 /// Series labels in OpenMetrics syntax → `(time ms, value)` samples in time order.
@@ -516,31 +348,6 @@ fn number(v: f64) -> String {
         if v > 0.0 { "+Inf" } else { "-Inf" }.into()
     } else {
         format!("{v}")
-    }
-}
-
-/// Progress on stderr: a bar on a terminal, nothing otherwise; the closing line is printed
-/// either way.
-struct Progress {
-    what: &'static str,
-    bar: ProgressBar,
-}
-
-impl Progress {
-    /// A bar of `total` steps whose text after "`what`: " is `template` (indicatif syntax).
-    fn new(what: &'static str, total: u64, template: &str) -> Progress {
-        let bar =
-            ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
-        let style = ProgressStyle::with_template(&format!("{{prefix}}: {template}"))
-            .expect("the progress templates are valid");
-        bar.set_style(style);
-        bar.set_prefix(what);
-        Progress { what, bar }
-    }
-
-    fn done(&self, line: &str) {
-        self.bar.finish_and_clear();
-        eprintln!("{}: {line}", self.what);
     }
 }
 

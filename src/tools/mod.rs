@@ -1,6 +1,6 @@
 //! Offline commands, outside the service's hot path: `train` and `eval` of the sentiment model
 //! (over labelled [`data`]), `adapt` of a model to the user's own scored texts, `backfill` of
-//! history, the end-to-end `bench`, and the `demo`.
+//! history (read through [`history`]), the end-to-end `bench`, and the `demo`.
 
 pub mod adapt;
 pub mod backfill;
@@ -8,4 +8,5 @@ pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod eval;
+pub mod history;
 pub mod train;
