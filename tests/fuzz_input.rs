@@ -74,6 +74,7 @@ fn path() -> Path {
         cfg.windows.buckets,
         cfg.dimensions.labels.clone(),
         cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
+        cfg.measures.clone(),
         1,
     );
     Path {
@@ -104,7 +105,14 @@ fn one_input(p: &Path, payload: Vec<u8>, kafka_ts: Option<i64>) {
         p.acks.applied.load(Ordering::Relaxed),
         p.acks.invalid.lock().unwrap().len(),
     );
-    let direct = decode(&payload, kafka_ts, &p.shared.limits);
+    // What the path must decide: decode, then the measures' fields (bad values are invalid too).
+    let direct = decode(&payload, kafka_ts, &p.shared.limits).and_then(|fb| {
+        p.shared
+            .settings
+            .measures
+            .evaluate(&fb, &mut Vec::new())
+            .map(|_| fb)
+    });
     let job = Job {
         partition: id,
         offset: 0,
@@ -178,6 +186,11 @@ fn any_json() -> impl Strategy<Value = Value> {
                     Just("csi".to_owned()),
                     Just("dims".to_owned()),
                     Just("kind".to_owned()),
+                    // Fields the shipped measures read.
+                    Just("ticket".to_owned()),
+                    Just("first_response_s".to_owned()),
+                    Just("account".to_owned()),
+                    Just("status".to_owned()),
                     ".{0,8}"
                 ],
                 inner,

@@ -243,11 +243,21 @@ fn worker_loop(mut rx: mpsc::Receiver<Vec<Job>>, shared: &Shared, totals: &Mutex
     }
 }
 
-/// The whole per-message path after the consumer: decode → score → windows → acknowledge.
+/// The whole per-message path after the consumer: decode → score → windows → acknowledge. A
+/// message that fails to decode, or whose measure fields hold bad values, is dead-lettered.
 pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, state: &mut WorkerState) {
     let scored = &mut state.scored;
     let live = job.mode == Mode::Live;
-    let fb = match decode(&job.payload, job.kafka_ts_ms, &shared.limits) {
+    let model = shared.model.load();
+    let parts = ScoreParts {
+        model: &model,
+        segmenter: &shared.segmenter,
+        settings: &shared.settings,
+        lexicon: &shared.lexicon,
+    };
+    let decoded = decode(&job.payload, job.kafka_ts_ms, &shared.limits)
+        .and_then(|fb| score(&fb, &parts, scored).map(|()| fb));
+    let fb = match decoded {
         Ok(fb) => fb,
         Err(reason) => {
             if live {
@@ -271,20 +281,13 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, state: &mut Wo
             return;
         }
     };
-    let model = shared.model.load();
-    let parts = ScoreParts {
-        model: &model,
-        segmenter: &shared.segmenter,
-        settings: &shared.settings,
-        lexicon: &shared.lexicon,
-    };
-    score(&fb, &parts, scored);
     let mapped = state.keys.map(&shared.guard, &fb);
     let applied = job.store.lock().expect("partition store").apply(
         &mapped.key,
         fb.event_time_ms,
         &scored.values,
         &scored.aspects,
+        &scored.measures,
         now_ms(),
     );
     if !live {

@@ -149,6 +149,7 @@ struct Event {
     key: SeriesKey,
     values: ResponseValues,
     aspects: Vec<(usize, f64)>,
+    measures: Vec<crate::score::measures::Contribution>,
 }
 
 /// Replays, samples and writes `out`. Progress goes to stderr (a bar on a terminal, and a closing
@@ -171,6 +172,7 @@ pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, Backf
         cfg.windows.buckets,
         cfg.dimensions.labels.clone(),
         cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
+        cfg.measures.clone(),
         1,
     ));
     let store = state.assign(PartitionId {
@@ -190,7 +192,7 @@ pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, Backf
         {
             let mut store = store.lock().expect("backfill store");
             while let Some(e) = events.get(next).filter(|e| e.ms <= t) {
-                store.apply(&e.key, e.ms, &e.values, &e.aspects, t);
+                store.apply(&e.key, e.ms, &e.values, &e.aspects, &e.measures, t);
                 next += 1;
             }
         }
@@ -295,12 +297,16 @@ impl Scorer {
             settings: &self.settings,
             lexicon: &self.lexicon,
         };
-        score(&fb, &parts, scored);
+        if score(&fb, &parts, scored).is_err() {
+            summary.invalid += 1;
+            return None;
+        }
         Some(Event {
             ms: fb.event_time_ms,
             key: self.guard.map(&fb).key,
             values: scored.values,
             aspects: scored.aspects.clone(),
+            measures: scored.measures.clone(),
         })
     }
 }
