@@ -1,8 +1,11 @@
 //! The binary's user-facing contract: config errors name the field and exit non-zero; the shipped
-//! example config is valid; `manyi score` prints JSON lines.
+//! example config is valid; `manyi score` prints JSON lines; `manyi demo` serves the measures.
+
+mod common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn manyi() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_manyi"));
@@ -35,6 +38,7 @@ fn bad_config_names_the_field_and_exits_non_zero() {
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\ngroupid = \"x\"\n", "groupid"),
         ("[kafka]\nbrokers = \"b:9092\"\n", "topics"),
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[model]\npath = \"models/missing.json\"\n", "models/missing.json"),
+        ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[[measures]]\nname = \"wait\"\naggregate = \"mean\"\nfield = \"call..wait\"\n", "measures[0].field"),
     ];
     for (i, (text, field)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("c{i}.toml"));
@@ -214,4 +218,50 @@ fn bench_reports_throughput_latency_cpu_and_memory_in_both_modes() {
             _ => assert_eq!(r["rate"], 4000, "{r}"),
         }
     }
+}
+
+#[test]
+fn demo_serves_the_measures_and_the_first_response_histogram() {
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let mut child = manyi()
+        .args(["demo", "--quiet", "--duration", "300", "--listen", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wanted: Vec<String> = [
+        "first_response_seconds",
+        "resolution_seconds",
+        "first_response_within_slo",
+        "survey_response_rate",
+        "churn_share",
+        "repeat_purchase_share",
+    ]
+    .iter()
+    .flat_map(|i| ["manyi_index_sum", "manyi_index_count"].map(|f| format!("{f}{{index=\"{i}\"")))
+    .chain([
+        "manyi_measure_seconds_bucket{index=\"first_response_seconds\"".to_owned(),
+        "manyi_measure_seconds_count{index=\"resolution_seconds\"".to_owned(),
+        "manyi_responses_total{kind=\"survey_invite\"".to_owned(),
+    ])
+    .collect();
+    let mut last = String::new();
+    let found = common::poll_until(Duration::from_secs(120), || {
+        let body = ureq::get(&format!("http://{addr}/metrics"))
+            .call()
+            .ok()?
+            .into_body()
+            .read_to_string()
+            .ok()?;
+        let done = wanted.iter().all(|w| body.contains(w.as_str()));
+        last = body;
+        done.then_some(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let missing: Vec<_> = wanted
+        .iter()
+        .filter(|w| !last.contains(w.as_str()))
+        .collect();
+    assert!(found.is_some(), "demo never served {missing:?}");
 }
