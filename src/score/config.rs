@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::indices::{CompositeWeights, Index};
-use super::measures::{Better, CompositePart, Condition, FieldPath, Measure, Measures, Rule};
+use super::measures::{
+    Better, CompositePart, Condition, FieldPath, Measure, Measures, Rule, Source,
+};
 use crate::decode::Kind;
 use crate::invalid::{invalid, Invalid};
 
@@ -201,6 +203,10 @@ pub struct MeasureConfig {
     /// Path of the value in the event JSON, e.g. `ticket.first_response_s` (not for a ratio).
     #[serde(default)]
     pub field: Option<String>,
+    /// For a mean or distribution: the path of a start time; the value is then the seconds from
+    /// it to the time at `field` (both epoch milliseconds or RFC 3339 strings).
+    #[serde(default)]
+    pub since: Option<String>,
     /// Multiplies the field's value (unit conversion, e.g. 60 for minutes → seconds).
     #[serde(default = "default_scale")]
     pub scale: f64,
@@ -477,15 +483,29 @@ impl MeasureConfig {
             "numerator_kinds",
             "a ratio",
         )?;
+        let numeric = matches!(agg, AggregateConfig::Mean | AggregateConfig::Distribution);
         only(
-            self.scale == 1.0
-                || matches!(agg, AggregateConfig::Mean | AggregateConfig::Distribution),
+            self.scale == 1.0 || numeric,
             "scale",
             "a mean or a distribution",
         )?;
+        only(
+            self.since.is_none() || numeric,
+            "since",
+            "a mean or a distribution",
+        )?;
+        let source = |field: FieldPath| -> Result<Source, Invalid> {
+            Ok(match &self.since {
+                None => Source::Value(field),
+                Some(since) => Source::Elapsed {
+                    at: field,
+                    since: path(since, &f("since"))?,
+                },
+            })
+        };
         let rule = match (agg, field) {
             (AggregateConfig::Mean, Some(field)) => Rule::Mean {
-                field,
+                source: source(field)?,
                 scale: self.scale,
             },
             (AggregateConfig::Share, Some(field)) => Rule::Share {
@@ -513,7 +533,7 @@ impl MeasureConfig {
                     ));
                 }
                 Rule::Distribution {
-                    field,
+                    source: source(field)?,
                     scale: self.scale,
                     buckets,
                 }

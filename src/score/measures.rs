@@ -60,11 +60,48 @@ fn number(v: &serde_json::Value) -> Result<f64, DecodeError> {
         .ok_or(DecodeError::BadFieldValue)
 }
 
+/// A point in time, as the event's `ts` is written: epoch milliseconds or an RFC 3339 string.
+fn timestamp_ms(v: &serde_json::Value) -> Result<i64, DecodeError> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64().ok_or(DecodeError::BadFieldValue),
+        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp_millis())
+            .map_err(|_| DecodeError::BadFieldValue),
+        _ => Err(DecodeError::BadFieldValue),
+    }
+}
+
+/// Where a mean or distribution reads its value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A number.
+    Value(FieldPath),
+    /// The seconds from the time at `since` to the time at `at` (both epoch ms or RFC 3339).
+    Elapsed { at: FieldPath, since: FieldPath },
+}
+
+impl Source {
+    /// The value in `fb`, `None` when the field is absent; an elapsed time needs its start.
+    fn read(&self, fb: &Feedback) -> Result<Option<f64>, DecodeError> {
+        match self {
+            Source::Value(path) => fb.field(path).map(number).transpose(),
+            Source::Elapsed { at, since } => {
+                let Some(end) = fb.field(at) else {
+                    return Ok(None);
+                };
+                let start = fb.field(since).ok_or(DecodeError::BadFieldValue)?;
+                let ms = timestamp_ms(end)? - timestamp_ms(start)?;
+                Ok(Some(ms as f64 / 1000.0))
+            }
+        }
+    }
+}
+
 /// How a measure turns counted events into a value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     Mean {
-        field: FieldPath,
+        source: Source,
         scale: f64,
     },
     Share {
@@ -74,7 +111,7 @@ pub enum Rule {
     /// A duration in seconds (after `scale`), never negative; `buckets` are the histogram's
     /// finite upper bounds, ascending.
     Distribution {
-        field: FieldPath,
+        source: Source,
         scale: f64,
         buckets: Vec<f64>,
     },
@@ -218,9 +255,9 @@ impl Measures {
                 out.push(Contribution { slot, sum, count })
             };
             let value = match &m.rule {
-                Rule::Mean { field, scale } => match fb.field(field) {
+                Rule::Mean { source, scale } => match source.read(fb)? {
                     None => continue,
-                    Some(v) => number(v)? * scale,
+                    Some(v) => v * scale,
                 },
                 Rule::Share { field, condition } => match fb.field(field) {
                     None => continue,
@@ -233,12 +270,12 @@ impl Measures {
                     }
                 },
                 Rule::Distribution {
-                    field,
+                    source,
                     scale,
                     buckets,
                 } => {
-                    let Some(v) = fb.field(field) else { continue };
-                    let x = number(v)? * scale;
+                    let Some(v) = source.read(fb)? else { continue };
+                    let x = v * scale;
                     if x < 0.0 {
                         return Err(DecodeError::BadFieldValue);
                     }
@@ -415,6 +452,49 @@ mod tests {
             totals(&m, "solved_first_contact", &tickets),
             (200.0, 3, vec![])
         );
+    }
+
+    #[test]
+    fn elapsed_time_between_two_timestamps() {
+        let cfg: Vec<MeasureConfig> = toml::from_str::<toml::Table>(
+            r#"
+            [[measures]]
+            name = "first_response_from_times"
+            aggregate = "distribution"
+            kinds = ["ticket"]
+            field = "ticket.first_response_at"
+            since = "ticket.opened_at"
+            buckets = [60, 600]
+            "#,
+        )
+        .unwrap()["measures"]
+            .clone()
+            .try_into()
+            .unwrap();
+        let m = MeasureConfig::validate_all(cfg).unwrap();
+        let tickets = [
+            // 300 s, RFC 3339 in two time zones.
+            r#"{"id":"1","kind":"ticket","ticket":{"opened_at":"2026-12-04T10:00:00+08:00","first_response_at":"2026-12-04T02:05:00Z"}}"#,
+            // 30 s, epoch milliseconds.
+            r#"{"id":"2","kind":"ticket","ticket":{"opened_at":1764813600000,"first_response_at":1764813630000}}"#,
+            // Not answered yet.
+            r#"{"id":"3","kind":"ticket","ticket":{"opened_at":1764813600000}}"#,
+        ];
+        let (sum, count, buckets) = totals(&m, "first_response_from_times", &tickets);
+        assert_eq!((sum, count), (330.0, 2));
+        assert_eq!(buckets, vec![1, 1]);
+        let mut out = Vec::new();
+        for bad in [
+            r#"{"id":"4","kind":"ticket","ticket":{"first_response_at":1764813630000}}"#,
+            r#"{"id":"5","kind":"ticket","ticket":{"opened_at":"yesterday","first_response_at":1764813630000}}"#,
+            r#"{"id":"6","kind":"ticket","ticket":{"opened_at":1764813660000,"first_response_at":1764813630000}}"#,
+        ] {
+            assert_eq!(
+                m.evaluate(&ev(bad), &mut out),
+                Err(DecodeError::BadFieldValue),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
