@@ -19,7 +19,8 @@ pub struct IndicesConfig {
     /// Weights of the CSI dimensions (keys of `scores.csi`); the csi index is their weighted mean ×10.
     #[serde(default = "default_csi_weights")]
     pub csi_weights: BTreeMap<String, f64>,
-    /// Weights of the composite index over csat, nps, ces, csi, sentiment, negative_share, complaint_share.
+    /// Weights of the composite index over csat, nps, ces, csi, sentiment, negative_share,
+    /// complaint_share. Measures join it by their own `composite_weight`.
     #[serde(default = "default_composite_weights")]
     pub composite_weights: BTreeMap<String, f64>,
     /// Windows with fewer responses than this are flagged by `manyi_index_low_sample`.
@@ -101,7 +102,7 @@ impl IndicesConfig {
             let field = format!("indices.composite_weights.{k}");
             let index = Index::from_name(k)
                 .filter(|i| i.in_composite())
-                .ok_or_else(|| invalid(&field, "is not one of csat, nps, ces, csi, sentiment, negative_share, complaint_share"))?;
+                .ok_or_else(|| invalid(&field, "is not one of csat, nps, ces, csi, sentiment, negative_share, complaint_share (a measure joins the composite by its own composite_weight)"))?;
             if !(w.is_finite() && *w >= 0.0) {
                 return Err(invalid(&field, "must be a finite weight ≥ 0"));
             }
