@@ -461,6 +461,16 @@ fn measures_are_exact_by_hand_and_bad_values_are_counted() {
         value(&s, "manyi_dead_letters_total", &[("result", "ok")]),
         Some(2.0)
     );
+    let letters: Vec<serde_json::Value> =
+        common::consume_all(&brokers, "ops.dlq", 2, Duration::from_secs(30))
+            .iter()
+            .map(|b| serde_json::from_slice(b).unwrap())
+            .collect();
+    assert_eq!(letters.len(), 2);
+    assert!(
+        letters.iter().all(|l| l["reason"] == "bad_field_value"),
+        "{letters:?}"
+    );
     running.stop().unwrap();
 }
 
