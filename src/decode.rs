@@ -226,7 +226,7 @@ impl DecodeLimits {
 }
 
 /// The event as parsed. Deserialized by hand (below) rather than derived, so that top-level keys
-/// other than the known ones are kept for the measures instead of being skipped.
+/// other than the known ones can be kept for the measures instead of being skipped.
 #[derive(Default)]
 struct RawEvent<'a> {
     id: Option<IdValue<'a>>,
@@ -246,18 +246,41 @@ struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Option<Cow<'a, str>>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for RawEvent<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
-            type Value = RawEvent<'a>;
+/// Which other top-level fields to keep.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep<'k> {
+    /// Every one.
+    All,
+    /// Only these keys; the others are skipped without building a value (the hot path).
+    Only(&'k [String]),
+}
+
+impl Keep<'_> {
+    fn keeps(&self, key: &str) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Only(keys) => keys.iter().any(|k| k == key),
+        }
+    }
+}
+
+/// Parses a [`RawEvent`], keeping the other fields that [`Keep`] names.
+struct RawEventSeed<'k>(Keep<'k>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for RawEventSeed<'_> {
+    type Value = RawEvent<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RawEvent<'de>, D::Error> {
+        struct Visit<'k>(Keep<'k>);
+        impl<'de> serde::de::Visitor<'de> for Visit<'_> {
+            type Value = RawEvent<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("an event object")
             }
             fn visit_map<M: serde::de::MapAccess<'de>>(
                 self,
                 mut map: M,
-            ) -> Result<RawEvent<'a>, M::Error> {
+            ) -> Result<RawEvent<'de>, M::Error> {
                 use serde::de::Error;
                 let mut ev = RawEvent::default();
                 let mut seen = [false; 6];
@@ -277,16 +300,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawEvent<'a> {
                         Some(3) => ev.text = map.next_value::<Text<'de>>()?.0,
                         Some(4) => ev.scores = map.next_value()?,
                         Some(5) => ev.dims = map.next_value()?,
-                        _ => {
+                        _ if self.0.keeps(&key) => {
                             let v: serde_json::Value = map.next_value()?;
                             ev.fields.push((key.into_owned(), v));
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
                 Ok(ev)
             }
         }
-        d.deserialize_map(Visit(std::marker::PhantomData))
+        d.deserialize_map(Visit(self.0))
     }
 }
 
@@ -319,16 +345,34 @@ struct RawScores<'a> {
 }
 
 /// Decodes one message. `kafka_ts_ms` is the message timestamp, used when the event has no `ts`.
+/// Keeps every other top-level field (one nested deeper than serde_json's limit of 128 levels is
+/// then `invalid_json`); the pipeline keeps only those its measures read, see [`decode_keeping`].
 pub fn decode(
     payload: &[u8],
     kafka_ts_ms: Option<i64>,
     limits: &DecodeLimits,
 ) -> Result<Feedback, DecodeError> {
+    decode_keeping(payload, kafka_ts_ms, limits, Keep::All)
+}
+
+/// As [`decode`], keeping only the other top-level fields `keep` names in
+/// [`Feedback::fields`]: the pipeline keeps those its measures read.
+pub fn decode_keeping(
+    payload: &[u8],
+    kafka_ts_ms: Option<i64>,
+    limits: &DecodeLimits,
+    keep: Keep<'_>,
+) -> Result<Feedback, DecodeError> {
+    use serde::de::DeserializeSeed;
     if payload.len() > limits.max_message_bytes {
         return Err(DecodeError::TooLarge);
     }
     let text = std::str::from_utf8(payload).map_err(|_| DecodeError::InvalidUtf8)?;
-    let raw: RawEvent<'_> = serde_json::from_str(text).map_err(classify_json_error)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let raw = RawEventSeed(keep)
+        .deserialize(&mut de)
+        .and_then(|raw| de.end().map(|()| raw))
+        .map_err(classify_json_error)?;
 
     let id = match raw.id {
         Some(IdValue::Str(s)) if !s.trim().is_empty() => s.into_owned(),
@@ -568,6 +612,20 @@ mod tests {
         );
         assert_eq!(fb.field(&["ticket", "resolution_s"]), None);
         assert_eq!(fb.field(&["extra"]), None, "null reads as absent");
+        // Only the fields asked for are kept.
+        let keep = ["ticket".to_owned()];
+        let kept = decode_keeping(
+            br#"{"id":"t1","kind":"ticket","ticket":{"first_response_s":90},"crm":{"big":[1,2,3]}}"#,
+            Some(1_700_000_000_000),
+            &DecodeLimits::default(),
+            Keep::Only(&keep),
+        )
+        .unwrap();
+        assert_eq!(kept.fields.len(), 1);
+        assert_eq!(
+            kept.field(&["ticket", "first_response_s"]),
+            Some(&serde_json::json!(90))
+        );
         assert_eq!(fb.dim("channel"), Some("app"));
         // Feedback still needs text or a score; the other kinds do not.
         assert_eq!(

@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use common::ev;
 use manyi::aggregate::dimensions::DimensionGuard;
 use manyi::aggregate::state::{LiveState, PartitionId, Totals};
-use manyi::decode::{decode, DecodeError, DecodeLimits};
+use manyi::decode::{decode, decode_keeping, DecodeError, DecodeLimits, Keep};
 use manyi::ingest::Acknowledge;
 use manyi::pipeline::worker::{process, Job, Mode, Shared, WorkerState};
 use manyi::score::aspects::Lexicon;
@@ -105,8 +105,10 @@ fn one_input(p: &Path, payload: Vec<u8>, kafka_ts: Option<i64>) {
         p.acks.applied.load(Ordering::Relaxed),
         p.acks.invalid.lock().unwrap().len(),
     );
-    // What the path must decide: decode, then the measures' fields (bad values are invalid too).
-    let direct = decode(&payload, kafka_ts, &p.shared.limits).and_then(|fb| {
+    // What the path must decide: decode (keeping the fields the measures read, as the worker
+    // does), then the measures' fields (bad values are invalid too).
+    let keep = Keep::Only(p.shared.settings.measures.fields());
+    let direct = decode_keeping(&payload, kafka_ts, &p.shared.limits, keep).and_then(|fb| {
         p.shared
             .settings
             .measures

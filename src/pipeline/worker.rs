@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::aggregate::dimensions::{DimensionGuard, KeyCache};
 use crate::aggregate::state::{now_ms, PartitionId, SharedStore, Totals};
 use crate::aggregate::windows::Applied;
-use crate::decode::{decode, DecodeLimits};
+use crate::decode::{decode_keeping, DecodeLimits, Keep};
 use crate::ingest::Acknowledge;
 use crate::model::Model;
 use crate::score::aspects::Lexicon;
@@ -255,7 +255,9 @@ pub fn process(job: Job, shared: &Shared, totals: &Mutex<Totals>, state: &mut Wo
         settings: &shared.settings,
         lexicon: &shared.lexicon,
     };
-    let decoded = decode(&job.payload, job.kafka_ts_ms, &shared.limits)
+    // Only the fields the measures read are kept from the message.
+    let keep = Keep::Only(shared.settings.measures.fields());
+    let decoded = decode_keeping(&job.payload, job.kafka_ts_ms, &shared.limits, keep)
         .and_then(|fb| score(&fb, &parts, scored).map(|()| fb));
     let fb = match decoded {
         Ok(fb) => fb,

@@ -192,6 +192,8 @@ pub struct Contribution {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Measures {
     list: Vec<Measure>,
+    /// The top-level fields the measures read, for `decode::Keep::Only`.
+    fields: Vec<String>,
     /// First bucket slot of each measure (unused for non-distributions).
     bucket_start: Vec<usize>,
     slots: usize,
@@ -208,11 +210,37 @@ impl Measures {
                 start
             })
             .collect();
+        let mut fields: Vec<String> = list
+            .iter()
+            .flat_map(|m| {
+                let paths: Vec<&FieldPath> = match &m.rule {
+                    Rule::Mean { source, .. } | Rule::Distribution { source, .. } => match source {
+                        Source::Value(p) => vec![p],
+                        Source::Elapsed { at, since } => vec![at, since],
+                    },
+                    Rule::Share { field, .. } => vec![field],
+                    Rule::Ratio { .. } => vec![],
+                };
+                paths
+                    .into_iter()
+                    .chain(m.filter.as_ref().map(|(p, _)| p))
+                    .map(|p| p[0].clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        fields.sort();
+        fields.dedup();
         Measures {
             list,
+            fields,
             bucket_start,
             slots: next,
         }
+    }
+
+    /// The top-level fields of the event the measures read (`ticket`, `account`, …).
+    pub fn fields(&self) -> &[String] {
+        &self.fields
     }
 
     pub fn list(&self) -> &[Measure] {
@@ -495,6 +523,11 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_shipped_measures_read_three_top_level_fields() {
+        assert_eq!(shipped().fields(), ["account", "order", "ticket"]);
     }
 
     #[test]

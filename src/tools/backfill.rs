@@ -35,7 +35,7 @@ use crate::aggregate::dimensions::DimensionGuard;
 use crate::aggregate::state::{LiveState, PartitionId};
 use crate::aggregate::windows::SeriesKey;
 use crate::config::ValidConfig;
-use crate::decode::{decode, DecodeLimits};
+use crate::decode::{decode_keeping, DecodeLimits, Keep};
 use crate::model::{Model, ModelError};
 use crate::score::aspects::Lexicon;
 use crate::score::indices::{IndexSettings, ResponseValues};
@@ -283,7 +283,9 @@ impl Scorer {
         scored: &mut Scored,
     ) -> Option<Event> {
         let payload = msg.payload().unwrap_or_default();
-        let Ok(fb) = decode(payload, msg.timestamp().to_millis(), &self.limits) else {
+        let keep = Keep::Only(self.settings.measures.fields());
+        let Ok(fb) = decode_keeping(payload, msg.timestamp().to_millis(), &self.limits, keep)
+        else {
             summary.invalid += 1;
             return None;
         };
