@@ -265,3 +265,126 @@ fn demo_serves_the_measures_and_the_first_response_histogram() {
         .collect();
     assert!(found.is_some(), "demo never served {missing:?}");
 }
+
+#[test]
+fn run_computes_the_measures_of_its_config_file() {
+    use serde_json::json;
+    let cluster = common::mock_cluster(&[("calls", 2)]);
+    let brokers = cluster.bootstrap_servers();
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("manyi.toml");
+    let model = common::model_path().display().to_string();
+    std::fs::write(
+        &config,
+        format!(
+            r#"[kafka]
+brokers = "{brokers}"
+topics = ["calls"]
+group_id = "g-run-measures"
+[kafka.properties]
+"fetch.wait.max.ms" = "20"
+[http]
+listen = "127.0.0.1:{port}"
+[model]
+path = {model:?}
+
+# Hold time, reported in minutes, exported in seconds.
+[[measures]]
+name = "hold_seconds"
+aggregate = "mean"
+kinds = ["ticket"]
+field = "call.hold_min"
+scale = 60
+
+[[measures]]
+name = "solved_first_contact"
+aggregate = "share"
+kinds = ["ticket"]
+field = "call.solved"
+equals = true
+
+[[measures]]
+name = "handle_seconds"
+aggregate = "distribution"
+kinds = ["ticket"]
+field = "call.ended_at"
+since = "call.started_at"
+buckets = [60, 600]
+"#
+        ),
+    )
+    .unwrap();
+    run_ok(manyi().args(["check-config", "--config"]).arg(&config));
+    let mut child = manyi()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let t = common::now_ms();
+    let call = |id: &str, hold: f64, solved: bool, secs: i64| {
+        common::ev(
+            json!({"id": id, "ts": t, "kind": "ticket", "dims": {"channel": "hotline"},
+            "call": {"hold_min": hold, "solved": solved, "started_at": t - secs * 1000, "ended_at": t}}),
+        )
+    };
+    // Hold 1.5 and 3 minutes → 90 s and 180 s, mean 135; solved 2 of 3; handled in 30 s, 300 s
+    // and 900 s → buckets le=60: 1, le=600: 2, +Inf: 3, sum 1230.
+    let events = vec![
+        call("c1", 1.5, true, 30),
+        call("c2", 3.0, false, 300),
+        common::ev(
+            json!({"id": "c3", "ts": t, "kind": "ticket", "dims": {"channel": "hotline"},
+            "call": {"solved": true, "started_at": t - 900_000, "ended_at": t}}),
+        ),
+    ];
+    common::produce(&brokers, "calls", &events, Some(2));
+
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut last = String::new();
+    let want: Vec<(String, f64)> = [
+        (r#"manyi_index_sum{index="hold_seconds",window="1h",channel="hotline"}"#, 270.0),
+        (r#"manyi_index_count{index="hold_seconds",window="1h",channel="hotline"}"#, 2.0),
+        (r#"manyi_index{index="hold_seconds",window="1h",channel="hotline"}"#, 135.0),
+        (r#"manyi_index_sum{index="solved_first_contact",window="1h",channel="hotline"}"#, 200.0),
+        (r#"manyi_index_count{index="solved_first_contact",window="1h",channel="hotline"}"#, 3.0),
+        (r#"manyi_measure_seconds_bucket{index="handle_seconds",window="1h",channel="hotline",le="60"}"#, 1.0),
+        (r#"manyi_measure_seconds_bucket{index="handle_seconds",window="1h",channel="hotline",le="600"}"#, 2.0),
+        (r#"manyi_measure_seconds_bucket{index="handle_seconds",window="1h",channel="hotline",le="+Inf"}"#, 3.0),
+        (r#"manyi_measure_seconds_sum{index="handle_seconds",window="1h",channel="hotline"}"#, 1230.0),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), *v))
+    .collect();
+    let found = common::poll_until(Duration::from_secs(60), || {
+        let body = ureq::get(&format!("http://{addr}/metrics"))
+            .call()
+            .ok()?
+            .into_body()
+            .read_to_string()
+            .ok()?;
+        let ok = want.iter().all(|(series, v)| {
+            body.lines()
+                .any(|l| l.strip_prefix(series.as_str()) == Some(&format!(" {v}")))
+        });
+        last = body;
+        ok.then_some(())
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let seen: Vec<&str> = last
+        .lines()
+        .filter(|l| {
+            l.contains("hold_seconds") || l.contains("solved_first") || l.contains("handle_seconds")
+        })
+        .collect();
+    assert!(found.is_some(), "wanted {want:?}, saw {seen:#?}");
+    assert!(status.success(), "manyi run exited with {status}");
+    // The shipped measures are replaced, not added to.
+    assert!(!last.contains("first_response_seconds"));
+}
