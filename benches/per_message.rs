@@ -73,18 +73,20 @@ fn stages(c: &mut Criterion) {
             cfg.windows.buckets,
             Layout {
                 aspects: lexicon.len(),
+                measures: settings.measures.slots(),
             },
         );
         g.bench_function("whole_path", |b| {
             b.iter(|| {
                 let fb = decode(black_box(&payload), None, &limits).unwrap();
-                score(&fb, &parts, &mut scored);
+                score(&fb, &parts, &mut scored).unwrap();
                 let mapped = guard.map(&fb);
                 store.apply(
                     &mapped.key,
                     fb.event_time_ms,
                     &scored.values,
                     &scored.aspects,
+                    &scored.measures,
                     fb.event_time_ms,
                 )
             })

@@ -17,8 +17,9 @@ use crate::ingest::config::{CloseTheLoopConfig, Kafka, KafkaConfig};
 use crate::invalid::{invalid, Invalid};
 use crate::model::config::ModelConfig;
 use crate::model::weak::WeakLabelRules;
-use crate::score::config::{AspectsConfig, Indices, IndicesConfig};
+use crate::score::config::{AspectsConfig, Indices, IndicesConfig, MeasureConfig};
 use crate::score::indices::{IndexSettings, Thresholds};
+use crate::score::measures::Measures;
 use crate::serve::config::{Http, HttpConfig};
 use crate::text::segment::SegmenterConfig;
 
@@ -64,6 +65,10 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     #[serde(default)]
     pub close_the_loop: CloseTheLoopConfig,
+    /// `[[measures]]`: indices over fields of the event (docs/measures.md). Absent: the shipped
+    /// measures (`score::config::SHIPPED_MEASURES`); `measures = []`: none.
+    #[serde(default)]
+    pub measures: Option<Vec<MeasureConfig>>,
 }
 
 /// `[pipeline]`: threads and shutdown.
@@ -127,6 +132,7 @@ pub struct ValidConfig {
     pub workers: usize,
     pub shutdown_timeout: Duration,
     pub close_the_loop: CloseTheLoopConfig,
+    pub measures: std::sync::Arc<Measures>,
 }
 
 impl Config {
@@ -167,6 +173,7 @@ impl Config {
             limits: DecodeLimits::default(),
             pipeline: PipelineConfig::default(),
             close_the_loop: CloseTheLoopConfig::default(),
+            measures: None,
         }
     }
 
@@ -184,6 +191,8 @@ impl Config {
         let segmenter = self.segmenter.validate()?;
         let close_the_loop = self.close_the_loop.validate(&kafka.topics)?;
         let workers = self.pipeline.workers()?;
+        let measures =
+            MeasureConfig::validate_all(self.measures.unwrap_or_else(MeasureConfig::shipped))?;
         Ok(ValidConfig {
             kafka,
             http,
@@ -198,6 +207,7 @@ impl Config {
             workers,
             shutdown_timeout: self.pipeline.shutdown_timeout,
             close_the_loop,
+            measures: std::sync::Arc::new(measures),
         })
     }
 }
@@ -212,6 +222,7 @@ impl ValidConfig {
                 negative_below: self.model.negative_below,
                 positive_above: self.model.positive_above,
             },
+            measures: self.measures.clone(),
         }
     }
 }
@@ -327,6 +338,52 @@ mod tests {
             6 * 3_600_000
         );
         assert!(invalid_with("[windows]\nmax_replay = \"soon\"\n").contains("windows.max_replay"));
+    }
+
+    #[test]
+    fn shipped_measures_are_the_default_and_the_shipped_file_writes_them_out() {
+        let cfg = Config::from_toml(minimal()).unwrap().validate().unwrap();
+        let names: Vec<_> = cfg
+            .measures
+            .list()
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "first_response_seconds",
+                "resolution_seconds",
+                "first_response_within_slo",
+                "survey_response_rate",
+                "churn_share",
+                "repeat_purchase_share"
+            ]
+        );
+        let shipped = Config::from_file(Path::new("config/manyi.toml")).unwrap();
+        assert_eq!(shipped.measures, Some(MeasureConfig::shipped()));
+        let none = format!("measures = []\n{}", minimal());
+        let cfg = Config::from_toml(&none).unwrap().validate().unwrap();
+        assert!(cfg.measures.list().is_empty());
+    }
+
+    #[test]
+    fn bad_measures_name_the_field() {
+        for (extra, field) in [
+            ("[[measures]]\nname = \"csat\"\naggregate = \"mean\"\nfield = \"a.b\"\n", "measures[0].name"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"mean\"\n", "measures[0].field"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"mean\"\nfield = \"a..b\"\n", "measures[0].field"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"mean\"\nfield = \"scores.csat\"\n", "measures[0].field"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"share\"\nfield = \"a.b\"\n", "measures[0]"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"mean\"\nfield = \"a.b\"\nkinds = [\"ticket\", \"call\"]\n", "measures[0].kinds[1]"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"distribution\"\nfield = \"a.b\"\nbuckets = [60, 30]\n", "measures[0].buckets"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"mean\"\nfield = \"a.b\"\ncomposite_weight = 0.2\nbetter = \"lower\"\n", "measures[0].composite_range"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"ratio\"\nkinds = [\"survey\"]\nnumerator_kinds = [\"survey\"]\n", "measures[0].numerator_kinds"),
+            ("[[measures]]\nname = \"x\"\naggregate = \"mean\"\nfield = \"a.b\"\n[[measures]]\nname = \"x\"\naggregate = \"mean\"\nfield = \"a.c\"\n", "measures[1].name"),
+        ] {
+            let err = invalid_with(extra);
+            assert!(err.contains(&format!("`{field}`")), "{extra}: {err}");
+        }
     }
 
     #[test]

@@ -9,23 +9,54 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// What kind of feedback an event is.
+/// What kind of event it is: feedback (review, complaint, survey), or an operational event from
+/// a ticketing or CRM system that only measures (`[[measures]]`) read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Review,
     Complaint,
     Survey,
+    /// A support ticket: first-response and resolution times.
+    Ticket,
+    /// A survey invitation: the denominator of the response rate.
+    SurveyInvite,
+    /// An account decision, e.g. churned or renewed.
+    Account,
+    /// An order.
+    Order,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Review, Kind::Complaint, Kind::Survey];
+    pub const ALL: [Kind; 7] = [
+        Kind::Review,
+        Kind::Complaint,
+        Kind::Survey,
+        Kind::Ticket,
+        Kind::SurveyInvite,
+        Kind::Account,
+        Kind::Order,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Review => "review",
             Kind::Complaint => "complaint",
             Kind::Survey => "survey",
+            Kind::Ticket => "ticket",
+            Kind::SurveyInvite => "survey_invite",
+            Kind::Account => "account",
+            Kind::Order => "order",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Returns true if and only if the kind is customer feedback (text or survey scores), which
+    /// the built-in indices read; the other kinds only feed measures.
+    pub fn is_feedback(self) -> bool {
+        matches!(self, Kind::Review | Kind::Complaint | Kind::Survey)
     }
 }
 
@@ -61,9 +92,27 @@ pub struct Feedback {
     pub scores: Scores,
     /// `dims` of the event, in key order.
     pub dims: Vec<(String, String)>,
+    /// Every other top-level field (`ticket`, `account`, `order`, …), in message order, for the
+    /// measures to read by path. Empty for plain feedback, so it costs nothing there.
+    pub fields: Vec<(String, serde_json::Value)>,
 }
 
 impl Feedback {
+    /// The value at a path of top-level field names and nested keys (`["ticket",
+    /// "first_response_s"]`); `None` when any step is missing or JSON `null`.
+    pub fn field<S: AsRef<str>>(&self, path: &[S]) -> Option<&serde_json::Value> {
+        let (first, rest) = path.split_first()?;
+        let mut v = self
+            .fields
+            .iter()
+            .find(|(k, _)| k == first.as_ref())
+            .map(|(_, v)| v)?;
+        for step in rest {
+            v = v.get(step.as_ref())?;
+        }
+        (!v.is_null()).then_some(v)
+    }
+
     /// The value of dimension `key`, if the event has it.
     pub fn dim(&self, key: &str) -> Option<&str> {
         self.dims
@@ -94,10 +143,12 @@ pub enum DecodeError {
     InvalidTimestamp,
     #[error("the message is larger than limits.max_message_bytes")]
     TooLarge,
+    #[error("a field a measure reads has a value of the wrong type or outside its range")]
+    BadFieldValue,
 }
 
 impl DecodeError {
-    pub const ALL: [DecodeError; 9] = [
+    pub const ALL: [DecodeError; 10] = [
         DecodeError::InvalidUtf8,
         DecodeError::InvalidJson,
         DecodeError::MissingField,
@@ -107,6 +158,7 @@ impl DecodeError {
         DecodeError::EmptyEvent,
         DecodeError::InvalidTimestamp,
         DecodeError::TooLarge,
+        DecodeError::BadFieldValue,
     ];
 
     /// The reason code used in `manyi_invalid_messages_total{reason}` and in dead-letter envelopes.
@@ -121,6 +173,7 @@ impl DecodeError {
             DecodeError::EmptyEvent => "empty_event",
             DecodeError::InvalidTimestamp => "invalid_timestamp",
             DecodeError::TooLarge => "too_large",
+            DecodeError::BadFieldValue => "bad_field_value",
         }
     }
 }
@@ -172,20 +225,95 @@ impl DecodeLimits {
     }
 }
 
-#[derive(Deserialize)]
+/// The event as parsed. Deserialized by hand (below) rather than derived, so that top-level keys
+/// other than the known ones can be kept for the measures instead of being skipped.
+#[derive(Default)]
 struct RawEvent<'a> {
-    #[serde(borrow)]
     id: Option<IdValue<'a>>,
-    #[serde(borrow, default)]
     ts: Option<TsValue<'a>>,
-    #[serde(borrow, default)]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     text: Option<Cow<'a, str>>,
-    #[serde(default)]
     scores: Option<RawScores<'a>>,
-    #[serde(borrow, default)]
     dims: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    fields: Vec<(String, serde_json::Value)>,
+}
+
+/// A string borrowed from the message when it has no escapes.
+#[derive(Deserialize)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// A string field, borrowed when possible, `null` as absent.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Option<Cow<'a, str>>);
+
+/// Which other top-level fields to keep.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep<'k> {
+    /// Every one.
+    All,
+    /// Only these keys; the others are skipped without building a value (the hot path).
+    Only(&'k [String]),
+}
+
+impl Keep<'_> {
+    fn keeps(&self, key: &str) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Only(keys) => keys.iter().any(|k| k == key),
+        }
+    }
+}
+
+/// Parses a [`RawEvent`], keeping the other fields that [`Keep`] names.
+struct RawEventSeed<'k>(Keep<'k>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for RawEventSeed<'_> {
+    type Value = RawEvent<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RawEvent<'de>, D::Error> {
+        struct Visit<'k>(Keep<'k>);
+        impl<'de> serde::de::Visitor<'de> for Visit<'_> {
+            type Value = RawEvent<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<RawEvent<'de>, M::Error> {
+                use serde::de::Error;
+                let mut ev = RawEvent::default();
+                let mut seen = [false; 6];
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    let slot = ["id", "ts", "kind", "text", "scores", "dims"]
+                        .iter()
+                        .position(|k| *k == key);
+                    if let Some(i) = slot {
+                        if std::mem::replace(&mut seen[i], true) {
+                            return Err(M::Error::custom(format!("duplicate field `{key}`")));
+                        }
+                    }
+                    match slot {
+                        Some(0) => ev.id = map.next_value()?,
+                        Some(1) => ev.ts = map.next_value()?,
+                        Some(2) => ev.kind = map.next_value::<Text<'de>>()?.0,
+                        Some(3) => ev.text = map.next_value::<Text<'de>>()?.0,
+                        Some(4) => ev.scores = map.next_value()?,
+                        Some(5) => ev.dims = map.next_value()?,
+                        _ if self.0.keeps(&key) => {
+                            let v: serde_json::Value = map.next_value()?;
+                            ev.fields.push((key.into_owned(), v));
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ev)
+            }
+        }
+        d.deserialize_map(Visit(self.0))
+    }
 }
 
 /// Ids are strings; integer ids are accepted too because many producers use them.
@@ -217,16 +345,34 @@ struct RawScores<'a> {
 }
 
 /// Decodes one message. `kafka_ts_ms` is the message timestamp, used when the event has no `ts`.
+/// Keeps every other top-level field (one nested deeper than serde_json's limit of 128 levels is
+/// then `invalid_json`); the pipeline keeps only those its measures read, see [`decode_keeping`].
 pub fn decode(
     payload: &[u8],
     kafka_ts_ms: Option<i64>,
     limits: &DecodeLimits,
 ) -> Result<Feedback, DecodeError> {
+    decode_keeping(payload, kafka_ts_ms, limits, Keep::All)
+}
+
+/// As [`decode`], keeping only the other top-level fields `keep` names in
+/// [`Feedback::fields`]: the pipeline keeps those its measures read.
+pub fn decode_keeping(
+    payload: &[u8],
+    kafka_ts_ms: Option<i64>,
+    limits: &DecodeLimits,
+    keep: Keep<'_>,
+) -> Result<Feedback, DecodeError> {
+    use serde::de::DeserializeSeed;
     if payload.len() > limits.max_message_bytes {
         return Err(DecodeError::TooLarge);
     }
     let text = std::str::from_utf8(payload).map_err(|_| DecodeError::InvalidUtf8)?;
-    let raw: RawEvent<'_> = serde_json::from_str(text).map_err(classify_json_error)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let raw = RawEventSeed(keep)
+        .deserialize(&mut de)
+        .and_then(|raw| de.end().map(|()| raw))
+        .map_err(classify_json_error)?;
 
     let id = match raw.id {
         Some(IdValue::Str(s)) if !s.trim().is_empty() => s.into_owned(),
@@ -239,10 +385,7 @@ pub fn decode(
     };
     let kind = match raw.kind.as_deref() {
         None => Kind::Review,
-        Some("review") => Kind::Review,
-        Some("complaint") => Kind::Complaint,
-        Some("survey") => Kind::Survey,
-        Some(_) => return Err(DecodeError::WrongType),
+        Some(name) => Kind::from_name(name).ok_or(DecodeError::WrongType)?,
     };
     let text = match raw.text {
         Some(t) => {
@@ -275,7 +418,9 @@ pub fn decode(
         },
         None => Scores::default(),
     };
-    if text.is_none() && !scores.any() {
+    // Operational events (tickets, invitations, accounts, orders) carry their facts in other
+    // fields, which the measures check.
+    if kind.is_feedback() && text.is_none() && !scores.any() {
         return Err(DecodeError::EmptyEvent);
     }
     let dims = raw
@@ -291,6 +436,7 @@ pub fn decode(
         text,
         scores,
         dims,
+        fields: raw.fields,
     })
 }
 
@@ -390,7 +536,7 @@ mod tests {
             (b"\xff\xfe{}", DecodeError::InvalidUtf8),
             (b"{\"id\": ", DecodeError::InvalidJson),
             (br#""just a string""#, DecodeError::WrongType),
-            (b"[1,2]", DecodeError::InvalidTimestamp),
+            (b"[1,2]", DecodeError::WrongType),
             (br#"{"text":"hi"}"#, DecodeError::MissingField),
             (br#"{"id":"a","text":5}"#, DecodeError::WrongType),
             (
@@ -449,6 +595,51 @@ mod tests {
         assert_eq!(
             decode(big.as_bytes(), None, &limits),
             Err(DecodeError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn operational_kinds_keep_their_other_fields() {
+        let fb = dec(r#"{"id":"t1","kind":"ticket","ticket":{"first_response_s":90,"sla":{"tier":"gold"}},"extra":null,"dims":{"channel":"app"}}"#).unwrap();
+        assert_eq!(fb.kind, Kind::Ticket);
+        assert_eq!(
+            fb.field(&["ticket", "first_response_s"]),
+            Some(&serde_json::json!(90))
+        );
+        assert_eq!(
+            fb.field(&["ticket", "sla", "tier"]),
+            Some(&serde_json::json!("gold"))
+        );
+        assert_eq!(fb.field(&["ticket", "resolution_s"]), None);
+        assert_eq!(fb.field(&["extra"]), None, "null reads as absent");
+        // Only the fields asked for are kept.
+        let keep = ["ticket".to_owned()];
+        let kept = decode_keeping(
+            br#"{"id":"t1","kind":"ticket","ticket":{"first_response_s":90},"crm":{"big":[1,2,3]}}"#,
+            Some(1_700_000_000_000),
+            &DecodeLimits::default(),
+            Keep::Only(&keep),
+        )
+        .unwrap();
+        assert_eq!(kept.fields.len(), 1);
+        assert_eq!(
+            kept.field(&["ticket", "first_response_s"]),
+            Some(&serde_json::json!(90))
+        );
+        assert_eq!(fb.dim("channel"), Some("app"));
+        // Feedback still needs text or a score; the other kinds do not.
+        assert_eq!(
+            dec(r#"{"id":"a","kind":"review","ticket":{}}"#).err(),
+            Some(DecodeError::EmptyEvent)
+        );
+        for kind in ["survey_invite", "account", "order"] {
+            let fb = dec(&format!(r#"{{"id":"a","kind":"{kind}"}}"#)).unwrap();
+            assert_eq!(fb.kind.as_str(), kind);
+        }
+        assert_eq!(
+            dec(r#"{"id":"a","id":"b","text":"好"}"#).err(),
+            Some(DecodeError::WrongType),
+            "a duplicate known field is refused"
         );
     }
 

@@ -8,8 +8,9 @@
 //! Prometheus ◄── serve (/metrics, computed at scrape time from the windows) ◄┘
 //! ```
 //!
-//! Every index is a mean of per-response values ([`score::indices`]), kept as `(sum, count)` in
-//! event-time bucket rings ([`aggregate::windows`]), so replicas add up exactly. The modules are
+//! Every index is a mean of per-response values ([`score::indices`]; the measures defined in
+//! config, [`score::measures`], too), kept as `(sum, count)` in event-time bucket rings
+//! ([`aggregate::windows`]), so replicas add up exactly. The modules are
 //! listed below in the order of the data flow; each uses only those before it
 //! (`tests/layout.rs`). [`config`] composes each stage's own config section; [`tools`] holds the
 //! offline commands (train, eval, backfill, bench, demo).
@@ -29,7 +30,7 @@ pub mod features;
 /// The sentiment model artifact and its scoring.
 pub mod model;
 
-/// Per-response index values and aspect values.
+/// Per-response index values, aspect values and what an event adds to the configured measures.
 pub mod score;
 
 /// Dimensions, event-time windows, the live state.

@@ -1,8 +1,11 @@
 //! The binary's user-facing contract: config errors name the field and exit non-zero; the shipped
-//! example config is valid; `manyi score` prints JSON lines.
+//! example config is valid; `manyi score` prints JSON lines; `manyi demo` serves the measures.
+
+mod common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn manyi() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_manyi"));
@@ -35,6 +38,7 @@ fn bad_config_names_the_field_and_exits_non_zero() {
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\ngroupid = \"x\"\n", "groupid"),
         ("[kafka]\nbrokers = \"b:9092\"\n", "topics"),
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[model]\npath = \"models/missing.json\"\n", "models/missing.json"),
+        ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[[measures]]\nname = \"wait\"\naggregate = \"mean\"\nfield = \"call..wait\"\n", "measures[0].field"),
     ];
     for (i, (text, field)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("c{i}.toml"));
@@ -214,4 +218,173 @@ fn bench_reports_throughput_latency_cpu_and_memory_in_both_modes() {
             _ => assert_eq!(r["rate"], 4000, "{r}"),
         }
     }
+}
+
+#[test]
+fn demo_serves_the_measures_and_the_first_response_histogram() {
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let mut child = manyi()
+        .args(["demo", "--quiet", "--duration", "300", "--listen", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wanted: Vec<String> = [
+        "first_response_seconds",
+        "resolution_seconds",
+        "first_response_within_slo",
+        "survey_response_rate",
+        "churn_share",
+        "repeat_purchase_share",
+    ]
+    .iter()
+    .flat_map(|i| ["manyi_index_sum", "manyi_index_count"].map(|f| format!("{f}{{index=\"{i}\"")))
+    .chain([
+        "manyi_measure_seconds_bucket{index=\"first_response_seconds\"".to_owned(),
+        "manyi_measure_seconds_count{index=\"resolution_seconds\"".to_owned(),
+        "manyi_responses_total{kind=\"survey_invite\"".to_owned(),
+    ])
+    .collect();
+    let mut last = String::new();
+    let found = common::poll_until(Duration::from_secs(120), || {
+        let body = ureq::get(&format!("http://{addr}/metrics"))
+            .call()
+            .ok()?
+            .into_body()
+            .read_to_string()
+            .ok()?;
+        let done = wanted.iter().all(|w| body.contains(w.as_str()));
+        last = body;
+        done.then_some(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let missing: Vec<_> = wanted
+        .iter()
+        .filter(|w| !last.contains(w.as_str()))
+        .collect();
+    assert!(found.is_some(), "demo never served {missing:?}");
+}
+
+#[test]
+fn run_computes_the_measures_of_its_config_file() {
+    use serde_json::json;
+    let cluster = common::mock_cluster(&[("calls", 2)]);
+    let brokers = cluster.bootstrap_servers();
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("manyi.toml");
+    let model = common::model_path().display().to_string();
+    std::fs::write(
+        &config,
+        format!(
+            r#"[kafka]
+brokers = "{brokers}"
+topics = ["calls"]
+group_id = "g-run-measures"
+[kafka.properties]
+"fetch.wait.max.ms" = "20"
+[http]
+listen = "127.0.0.1:{port}"
+[model]
+path = {model:?}
+
+# Hold time, reported in minutes, exported in seconds.
+[[measures]]
+name = "hold_seconds"
+aggregate = "mean"
+kinds = ["ticket"]
+field = "call.hold_min"
+scale = 60
+
+[[measures]]
+name = "solved_first_contact"
+aggregate = "share"
+kinds = ["ticket"]
+field = "call.solved"
+equals = true
+
+[[measures]]
+name = "handle_seconds"
+aggregate = "distribution"
+kinds = ["ticket"]
+field = "call.ended_at"
+since = "call.started_at"
+buckets = [60, 600]
+"#
+        ),
+    )
+    .unwrap();
+    run_ok(manyi().args(["check-config", "--config"]).arg(&config));
+    let mut child = manyi()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let t = common::now_ms();
+    let call = |id: &str, hold: f64, solved: bool, secs: i64| {
+        common::ev(
+            json!({"id": id, "ts": t, "kind": "ticket", "dims": {"channel": "hotline"},
+            "call": {"hold_min": hold, "solved": solved, "started_at": t - secs * 1000, "ended_at": t}}),
+        )
+    };
+    // Hold 1.5 and 3 minutes → 90 s and 180 s, mean 135; solved 2 of 3; handled in 30 s, 300 s
+    // and 900 s → buckets le=60: 1, le=600: 2, +Inf: 3, sum 1230.
+    let events = vec![
+        call("c1", 1.5, true, 30),
+        call("c2", 3.0, false, 300),
+        common::ev(
+            json!({"id": "c3", "ts": t, "kind": "ticket", "dims": {"channel": "hotline"},
+            "call": {"solved": true, "started_at": t - 900_000, "ended_at": t}}),
+        ),
+    ];
+    common::produce(&brokers, "calls", &events, Some(2));
+
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut last = String::new();
+    let want: Vec<(String, f64)> = [
+        (r#"manyi_index_sum{index="hold_seconds",window="1h",channel="hotline"}"#, 270.0),
+        (r#"manyi_index_count{index="hold_seconds",window="1h",channel="hotline"}"#, 2.0),
+        (r#"manyi_index{index="hold_seconds",window="1h",channel="hotline"}"#, 135.0),
+        (r#"manyi_index_sum{index="solved_first_contact",window="1h",channel="hotline"}"#, 200.0),
+        (r#"manyi_index_count{index="solved_first_contact",window="1h",channel="hotline"}"#, 3.0),
+        (r#"manyi_measure_seconds_bucket{index="handle_seconds",window="1h",channel="hotline",le="60"}"#, 1.0),
+        (r#"manyi_measure_seconds_bucket{index="handle_seconds",window="1h",channel="hotline",le="600"}"#, 2.0),
+        (r#"manyi_measure_seconds_bucket{index="handle_seconds",window="1h",channel="hotline",le="+Inf"}"#, 3.0),
+        (r#"manyi_measure_seconds_sum{index="handle_seconds",window="1h",channel="hotline"}"#, 1230.0),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), *v))
+    .collect();
+    let found = common::poll_until(Duration::from_secs(60), || {
+        let body = ureq::get(&format!("http://{addr}/metrics"))
+            .call()
+            .ok()?
+            .into_body()
+            .read_to_string()
+            .ok()?;
+        let ok = want.iter().all(|(series, v)| {
+            body.lines()
+                .any(|l| l.strip_prefix(series.as_str()) == Some(&format!(" {v}")))
+        });
+        last = body;
+        ok.then_some(())
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let seen: Vec<&str> = last
+        .lines()
+        .filter(|l| {
+            l.contains("hold_seconds") || l.contains("solved_first") || l.contains("handle_seconds")
+        })
+        .collect();
+    assert!(found.is_some(), "wanted {want:?}, saw {seen:#?}");
+    assert!(status.success(), "manyi run exited with {status}");
+    // The shipped measures are replaced, not added to.
+    assert!(!last.contains("first_response_seconds"));
 }

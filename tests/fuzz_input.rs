@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use common::ev;
 use manyi::aggregate::dimensions::DimensionGuard;
 use manyi::aggregate::state::{LiveState, PartitionId, Totals};
-use manyi::decode::{decode, DecodeError, DecodeLimits};
+use manyi::decode::{decode, decode_keeping, DecodeError, DecodeLimits, Keep};
 use manyi::ingest::Acknowledge;
 use manyi::pipeline::worker::{process, Job, Mode, Shared, WorkerState};
 use manyi::score::aspects::Lexicon;
@@ -74,6 +74,7 @@ fn path() -> Path {
         cfg.windows.buckets,
         cfg.dimensions.labels.clone(),
         cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
+        cfg.measures.clone(),
         1,
     );
     Path {
@@ -104,7 +105,16 @@ fn one_input(p: &Path, payload: Vec<u8>, kafka_ts: Option<i64>) {
         p.acks.applied.load(Ordering::Relaxed),
         p.acks.invalid.lock().unwrap().len(),
     );
-    let direct = decode(&payload, kafka_ts, &p.shared.limits);
+    // What the path must decide: decode (keeping the fields the measures read, as the worker
+    // does), then the measures' fields (bad values are invalid too).
+    let keep = Keep::Only(p.shared.settings.measures.fields());
+    let direct = decode_keeping(&payload, kafka_ts, &p.shared.limits, keep).and_then(|fb| {
+        p.shared
+            .settings
+            .measures
+            .evaluate(&fb, &mut Vec::new())
+            .map(|_| fb)
+    });
     let job = Job {
         partition: id,
         offset: 0,
@@ -178,6 +188,11 @@ fn any_json() -> impl Strategy<Value = Value> {
                     Just("csi".to_owned()),
                     Just("dims".to_owned()),
                     Just("kind".to_owned()),
+                    // Fields the shipped measures read.
+                    Just("ticket".to_owned()),
+                    Just("first_response_s".to_owned()),
+                    Just("account".to_owned()),
+                    Just("status".to_owned()),
                     ".{0,8}"
                 ],
                 inner,

@@ -27,15 +27,20 @@ fn promtool_check_metrics_finds_only_the_documented_suffix_lints() {
         ev(
             json!({"id": "2", "ts": t, "text": "质量很好，价格也便宜", "scores": {"csat": 5, "nps": 10}, "dims": {"channel": "web"}}),
         ),
+        // A ticket, so that the first-response histogram is in the scrape too.
+        ev(
+            json!({"id": "3", "ts": t, "kind": "ticket", "ticket": {"first_response_s": 420, "resolution_s": 7200}, "dims": {"channel": "app"}}),
+        ),
         b"not json".to_vec(),
     ];
     produce(&brokers, "fb", &events, None);
     wait_for(running.addr, "all consumed", Duration::from_secs(60), |s| {
-        value(s, "manyi_messages_total", &[("outcome", "applied")]) == Some(2.0)
+        value(s, "manyi_messages_total", &[("outcome", "applied")]) == Some(3.0)
             && value(s, "manyi_messages_total", &[("outcome", "invalid")]) == Some(1.0)
     });
     let body = metrics_text(running.addr);
     running.stop().unwrap();
+    assert!(body.contains("manyi_measure_seconds_bucket{"), "{body}");
 
     // promtool exits non-zero when it has findings; the findings are what is checked.
     let (_, text) = promtool(Path::new("."), &["check", "metrics"], Some(body.as_bytes()));

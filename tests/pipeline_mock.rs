@@ -207,3 +207,341 @@ fn detractors_are_published_for_follow_up() {
     );
     running.stop().unwrap();
 }
+
+/// The value of the one line of the exposition `text` named `name` that has all of `labels`
+/// (for histogram lines, which the sample parser folds together).
+fn raw_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let hits: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{'))
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(hits.len() <= 1, "{name} {labels:?} matches {hits:?}");
+    hits.first().copied()
+}
+
+/// Operational events for the shipped measures, with values worked out by hand in
+/// `measures_are_exact_by_hand_and_bad_values_are_counted`. All at time `t`.
+fn operational_events(t: i64) -> Vec<Vec<u8>> {
+    let mut events = Vec::new();
+    let mut push = |id: &str, kind: &str, channel: &str, extra: serde_json::Value| {
+        let mut e = json!({"id": id, "ts": t, "kind": kind, "dims": {"channel": channel}});
+        if let serde_json::Value::Object(m) = extra {
+            e.as_object_mut().unwrap().extend(m);
+        }
+        events.push(ev(e));
+    };
+    // app tickets: first response 30 s, 600 s, 5400 s (one not answered yet); resolution 7200 s
+    // and 90000 s.
+    push(
+        "t1",
+        "ticket",
+        "app",
+        json!({"ticket": {"first_response_s": 30, "resolution_s": 7200}}),
+    );
+    push(
+        "t2",
+        "ticket",
+        "app",
+        json!({"ticket": {"first_response_s": 600}}),
+    );
+    push(
+        "t3",
+        "ticket",
+        "app",
+        json!({"ticket": {"first_response_s": 5400, "resolution_s": 90000}}),
+    );
+    push(
+        "t4",
+        "ticket",
+        "app",
+        json!({"ticket": {"first_response_s": null}}),
+    );
+    // web: 4 invitations, 3 survey answers → response rate 75.
+    for i in 0..4 {
+        push(&format!("i{i}"), "survey_invite", "web", json!({}));
+    }
+    for (i, csat) in [5, 4, 2].iter().enumerate() {
+        push(
+            &format!("s{i}"),
+            "survey",
+            "web",
+            json!({"scores": {"csat": csat}}),
+        );
+    }
+    // store: 1 churned, 3 renewed, 1 trial (not a decision) → churn share 25 of 4.
+    for (i, status) in ["churned", "renewed", "renewed", "renewed", "trial"]
+        .iter()
+        .enumerate()
+    {
+        push(
+            &format!("a{i}"),
+            "account",
+            "store",
+            json!({"account": {"status": status}}),
+        );
+    }
+    // wechat: orders by customers with 1, 2 and 7 orders → repeat share 2 of 3.
+    for (i, n) in [1, 2, 7].iter().enumerate() {
+        push(
+            &format!("o{i}"),
+            "order",
+            "wechat",
+            json!({"order": {"customer_order_count": n}}),
+        );
+    }
+    events
+}
+
+/// 19 valid operational events above, and 2 with a bad measure field.
+const OPERATIONAL_APPLIED: f64 = 19.0;
+
+#[test]
+fn measures_are_exact_by_hand_and_bad_values_are_counted() {
+    let cluster = mock_cluster(&[("ops", 3), ("ops.dlq", 1)]);
+    let brokers = cluster.bootstrap_servers();
+    let mut cfg = config(&brokers, &["ops"], "g-measures");
+    cfg.kafka.dead_letter_topic = Some("ops.dlq".into());
+    // The SLO share also in the composite (a share: 0–100, higher is better).
+    let mut measures = manyi::score::config::MeasureConfig::shipped();
+    let slo = measures
+        .iter_mut()
+        .find(|m| m.name == "first_response_within_slo")
+        .unwrap();
+    slo.composite_weight = 0.5;
+    slo.better = Some(manyi::score::measures::Better::Higher);
+    cfg.measures = Some(measures);
+    let running = start(cfg.validate().unwrap());
+
+    let t = now_ms();
+    let mut events = operational_events(t);
+    // Bad values: counted as bad_field_value and dead-lettered, not applied.
+    events.push(ev(json!({"id": "bad1", "ts": t, "kind": "ticket", "ticket": {"first_response_s": "soon"}, "dims": {"channel": "app"}})));
+    events.push(ev(json!({"id": "bad2", "ts": t, "kind": "account", "account": {"status": 1}, "dims": {"channel": "store"}})));
+    produce(&brokers, "ops", &events, Some(3));
+
+    let s = wait_for(
+        running.addr,
+        "19 applied, 2 invalid",
+        Duration::from_secs(60),
+        |s| {
+            value(s, "manyi_messages_total", &[("outcome", "applied")]) == Some(OPERATIONAL_APPLIED)
+                && value(s, "manyi_messages_total", &[("outcome", "invalid")]) == Some(2.0)
+        },
+    );
+    let text = common::metrics_text(running.addr);
+    let get = |name: &str, index: &str, window: &str, channel: &str| {
+        value(
+            &s,
+            name,
+            &[("index", index), ("window", window), ("channel", channel)],
+        )
+    };
+    for w in ["5m", "1h", "24h"] {
+        assert_eq!(
+            get("manyi_index_sum", "first_response_seconds", w, "app"),
+            Some(6030.0)
+        );
+        assert_eq!(
+            get("manyi_index_count", "first_response_seconds", w, "app"),
+            Some(3.0)
+        );
+        assert_eq!(
+            get("manyi_index", "first_response_seconds", w, "app"),
+            Some(2010.0)
+        );
+        assert_eq!(
+            get("manyi_index", "resolution_seconds", w, "app"),
+            Some(48600.0)
+        );
+        assert_eq!(
+            get("manyi_index_count", "resolution_seconds", w, "app"),
+            Some(2.0)
+        );
+        assert!(
+            (get("manyi_index", "first_response_within_slo", w, "app").unwrap() - 200.0 / 3.0)
+                .abs()
+                < 1e-9
+        );
+        assert_eq!(
+            get("manyi_index_sum", "survey_response_rate", w, "web"),
+            Some(300.0)
+        );
+        assert_eq!(
+            get("manyi_index_count", "survey_response_rate", w, "web"),
+            Some(4.0)
+        );
+        assert_eq!(
+            get("manyi_index", "survey_response_rate", w, "web"),
+            Some(75.0)
+        );
+        assert_eq!(get("manyi_index", "churn_share", w, "store"), Some(25.0));
+        assert_eq!(
+            get("manyi_index_count", "churn_share", w, "store"),
+            Some(4.0)
+        );
+        assert!(
+            (get("manyi_index", "repeat_purchase_share", w, "wechat").unwrap() - 200.0 / 3.0).abs()
+                < 1e-9
+        );
+    }
+    // The histogram of first response: cumulative counts at the bounds (60, 300, 900, …, +Inf).
+    let bucket = |le: &str| {
+        raw_value(
+            &text,
+            "manyi_measure_seconds_bucket",
+            &[
+                ("index", "first_response_seconds"),
+                ("window", "1h"),
+                ("channel", "app"),
+                ("le", le),
+            ],
+        )
+    };
+    for (le, n) in [
+        ("60", 1.0),
+        ("300", 1.0),
+        ("900", 2.0),
+        ("3600", 2.0),
+        ("7200", 3.0),
+        ("+Inf", 3.0),
+    ] {
+        assert_eq!(bucket(le), Some(n), "le={le}");
+    }
+    let hist = |suffix: &str| {
+        raw_value(
+            &text,
+            &format!("manyi_measure_seconds_{suffix}"),
+            &[
+                ("index", "first_response_seconds"),
+                ("window", "1h"),
+                ("channel", "app"),
+            ],
+        )
+    };
+    assert_eq!((hist("sum"), hist("count")), (Some(6030.0), Some(3.0)));
+    // Shares have Wilson bounds (1 of 4 at 95 %: 4.56–69.94 %) and the low-sample flag.
+    let lo = get("manyi_index_wilson_lower", "churn_share", "5m", "store").unwrap();
+    let hi = get("manyi_index_wilson_upper", "churn_share", "5m", "store").unwrap();
+    assert!(
+        (lo - 4.56).abs() < 0.01 && (hi - 69.94).abs() < 0.01,
+        "{lo} {hi}"
+    );
+    assert_eq!(
+        get("manyi_index_low_sample", "churn_share", "5m", "store"),
+        Some(1.0)
+    );
+    // The composite of the app tickets is their SLO share; tickets are not feedback, so no
+    // complaint share there.
+    assert!((get("manyi_index", "composite", "5m", "app").unwrap() - 200.0 / 3.0).abs() < 1e-9);
+    assert_eq!(get("manyi_index", "complaint_share", "5m", "app"), None);
+    assert_eq!(
+        value(
+            &s,
+            "manyi_responses_total",
+            &[("kind", "ticket"), ("channel", "app")]
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "manyi_invalid_messages_total",
+            &[("reason", "bad_field_value")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&s, "manyi_dead_letters_total", &[("result", "ok")]),
+        Some(2.0)
+    );
+    let letters: Vec<serde_json::Value> =
+        common::consume_all(&brokers, "ops.dlq", 2, Duration::from_secs(30))
+            .iter()
+            .map(|b| serde_json::from_slice(b).unwrap())
+            .collect();
+    assert_eq!(letters.len(), 2);
+    assert!(
+        letters.iter().all(|l| l["reason"] == "bad_field_value"),
+        "{letters:?}"
+    );
+    running.stop().unwrap();
+}
+
+#[test]
+fn two_replicas_sum_to_the_exact_measures() {
+    let cluster = mock_cluster(&[("ops2", 4)]);
+    let brokers = cluster.bootstrap_servers();
+    let a = start(
+        config(&brokers, &["ops2"], "g-replicas")
+            .validate()
+            .unwrap(),
+    );
+    let b = start(
+        config(&brokers, &["ops2"], "g-replicas")
+            .validate()
+            .unwrap(),
+    );
+    // Both replicas own part of the topic before anything is produced, so no rebalance moves
+    // an event between them.
+    let split = common::poll_until(Duration::from_secs(90), || {
+        let (na, nb) = (a.state.owned().len(), b.state.owned().len());
+        (na > 0 && nb > 0 && na + nb == 4).then_some((na, nb))
+    });
+    assert!(split.is_some(), "both replicas own partitions");
+
+    let t = now_ms();
+    produce(&brokers, "ops2", &operational_events(t), Some(4));
+    let applied = |s: &[common::Sample]| {
+        value(s, "manyi_messages_total", &[("outcome", "applied")]).unwrap_or(0.0)
+    };
+    let both = common::poll_until(Duration::from_secs(60), || {
+        let (sa, sb) = (common::scrape(a.addr), common::scrape(b.addr));
+        (applied(&sa) + applied(&sb) == OPERATIONAL_APPLIED).then_some((sa, sb))
+    });
+    let (sa, sb) = both.expect("all events applied by the two replicas");
+    assert!(
+        applied(&sa) > 0.0 && applied(&sb) > 0.0,
+        "each replica applied some"
+    );
+    let (ta, tb) = (common::metrics_text(a.addr), common::metrics_text(b.addr));
+
+    // Σ over replicas of _sum and _count, then divide: the same values as one process.
+    let total = |name: &str, index: &str, channel: &str| {
+        let labels = [("index", index), ("window", "1h"), ("channel", channel)];
+        value(&sa, name, &labels).unwrap_or(0.0) + value(&sb, name, &labels).unwrap_or(0.0)
+    };
+    for (index, channel, sum, count) in [
+        ("first_response_seconds", "app", 6030.0, 3.0),
+        ("resolution_seconds", "app", 97200.0, 2.0),
+        ("first_response_within_slo", "app", 200.0, 3.0),
+        ("survey_response_rate", "web", 300.0, 4.0),
+        ("churn_share", "store", 100.0, 4.0),
+        ("repeat_purchase_share", "wechat", 200.0, 3.0),
+    ] {
+        assert_eq!(total("manyi_index_sum", index, channel), sum, "{index}");
+        assert_eq!(total("manyi_index_count", index, channel), count, "{index}");
+    }
+    // Histogram buckets add up across replicas too.
+    let bucket = |le: &str| {
+        let labels = [
+            ("index", "first_response_seconds"),
+            ("window", "1h"),
+            ("channel", "app"),
+            ("le", le),
+        ];
+        raw_value(&ta, "manyi_measure_seconds_bucket", &labels).unwrap_or(0.0)
+            + raw_value(&tb, "manyi_measure_seconds_bucket", &labels).unwrap_or(0.0)
+    };
+    for (le, n) in [("60", 1.0), ("900", 2.0), ("7200", 3.0), ("+Inf", 3.0)] {
+        assert_eq!(bucket(le), n, "le={le}");
+    }
+    a.stop().unwrap();
+    b.stop().unwrap();
+}

@@ -1,8 +1,9 @@
 //! End to end with a real Prometheus server: manyi runs in-process on librdkafka's mock cluster,
 //! a scripted stream with a satisfaction drop goes through it, and a `prometheus` child process
 //! scrapes it every second with the shipped rules loaded. Everything is checked through
-//! Prometheus's HTTP API: the recording rules give the values worked out by hand below, the drop
-//! alert fires, and every Grafana dashboard panel's query returns data.
+//! Prometheus's HTTP API: the recording rules give the values worked out by hand below (indices
+//! and measures, first-response quantiles from the histogram), the drop and first-response SLO
+//! alerts fire, and every Grafana dashboard panel's query returns data.
 //!
 //! `prometheus` comes from Debian's `prometheus` package; when it is missing this test FAILS
 //! (never skips): run `scripts/install-test-deps.sh`.
@@ -41,8 +42,46 @@ const DEADLINE: Duration = Duration::from_secs(180);
 /// aspects so that every index and aspect series exists: csat 5, 4, 1 repeated → 1h and 24h csat
 /// 800 / 12. Fewer than 30 responses: never alerts. Sentiment values are the model's and are not
 /// asserted.
+///
+/// The measures (shipped definitions), by hand:
+/// * app, 40 tickets in the last 3 minutes: 10 answered in 200 s (resolved in 3000 s), 30 in
+///   5400 s. Within the 1 h SLO: 10 / 40 = 25 %, from 40 tickets: the SLO alert fires. The
+///   histogram's cumulative counts: 10 up to le=300 … le=3600, 40 at le=7200, so p50 =
+///   3600 + 3600 × (20 − 10) / 30 = 4800 and p90 = 3600 + 3600 × (36 − 10) / 30 = 6720.
+/// * web: 5 invitations and its 4 survey answers (texts 1, 4, 7, 10) → response rate 80;
+///   accounts 1 churned, 3 renewed → churn 25; orders by customers with 1 and 3 orders → 50.
 fn scripted_stream(t0: i64) -> Vec<Vec<u8>> {
     let mut events = Vec::new();
+    for i in 0..40 {
+        let ticket = if i % 4 == 0 {
+            json!({"first_response_s": 200, "resolution_s": 3000})
+        } else {
+            json!({"first_response_s": 5400})
+        };
+        events.push(ev(
+            json!({"id": format!("ticket-{i}"), "ts": t0 - 3 * MIN + i * 2_000,
+            "kind": "ticket", "ticket": ticket, "dims": {"channel": "app"}}),
+        ));
+    }
+    let web = [
+        json!({"kind": "survey_invite"}),
+        json!({"kind": "survey_invite"}),
+        json!({"kind": "survey_invite"}),
+        json!({"kind": "survey_invite"}),
+        json!({"kind": "survey_invite"}),
+        json!({"kind": "account", "account": {"status": "churned"}}),
+        json!({"kind": "account", "account": {"status": "renewed"}}),
+        json!({"kind": "account", "account": {"status": "renewed"}}),
+        json!({"kind": "account", "account": {"status": "renewed"}}),
+        json!({"kind": "order", "order": {"customer_order_count": 1}}),
+        json!({"kind": "order", "order": {"customer_order_count": 3}}),
+    ];
+    for (i, mut e) in web.into_iter().enumerate() {
+        e["id"] = json!(format!("web-ops-{i}"));
+        e["ts"] = json!(t0 - 50 * MIN + i as i64 * MIN);
+        e["dims"] = json!({"channel": "web"});
+        events.push(ev(e));
+    }
     for i in 0..120 {
         events.push(ev(
             json!({"id": format!("base-{i}"), "ts": t0 - 23 * HOUR + i * 10 * MIN,
@@ -190,7 +229,11 @@ fn prometheus_scrapes_manyi_evaluates_the_shipped_rules_and_the_drop_alert_fires
             && one(r#"manyi:index_count:sum{index="csat", window="24h", channel="app"}"#)
                 == Some(160.0)
             && one(r#"manyi:index_count:sum{index="csat", window="1h", channel="web"}"#)
-                == Some(12.0))
+                == Some(12.0)
+            && one(r#"manyi:index_count:sum{index="first_response_seconds", window="24h", channel="app"}"#)
+                == Some(40.0)
+            && one(r#"manyi:index_count:sum{index="repeat_purchase_share", window="1h", channel="web"}"#)
+                == Some(2.0))
         .then_some(())
     });
     let expect = [
@@ -250,6 +293,44 @@ fn prometheus_scrapes_manyi_evaluates_the_shipped_rules_and_the_drop_alert_fires
     for (expr, want) in expect {
         assert_eq!(one(expr), Some(want), "{expr}");
     }
+    // The measures, through the same recording rules; quantiles from the summed buckets.
+    for (expr, want) in [
+        (
+            r#"manyi:index:ratio{index="first_response_within_slo", window="1h", channel="app"}"#,
+            25.0,
+        ),
+        (
+            r#"manyi:index:ratio{index="first_response_seconds", window="1h", channel="app"}"#,
+            (10.0 * 200.0 + 30.0 * 5400.0) / 40.0,
+        ),
+        (
+            r#"manyi:index:ratio{index="resolution_seconds", window="24h", channel="app"}"#,
+            3000.0,
+        ),
+        (
+            r#"manyi:measure_seconds:p50{index="first_response_seconds", window="1h", channel="app"}"#,
+            4800.0,
+        ),
+        (
+            r#"manyi:measure_seconds:p90{index="first_response_seconds", window="24h", channel="app"}"#,
+            6720.0,
+        ),
+        (
+            r#"manyi:index:ratio{index="survey_response_rate", window="1h", channel="web"}"#,
+            80.0,
+        ),
+        (
+            r#"manyi:index:ratio{index="churn_share", window="24h", channel="web"}"#,
+            25.0,
+        ),
+        (
+            r#"manyi:index:ratio{index="repeat_purchase_share", window="1h", channel="web"}"#,
+            50.0,
+        ),
+    ] {
+        let got = one(expr).unwrap_or_else(|| panic!("{expr}: no value"));
+        assert!((got - want).abs() < 1e-9, "{expr}: {got} ≠ {want}");
+    }
     // Wilson bounds of csat(app, 1h): p = 0.25, n = 40, z = 1.96 (the rule's constants).
     let (p, n, z) = (0.25f64, 40.0f64, 1.96f64);
     let centre = p + z * z / (2.0 * n);
@@ -293,6 +374,24 @@ fn prometheus_scrapes_manyi_evaluates_the_shipped_rules_and_the_drop_alert_fires
     assert!(
         firing.iter().all(|(_, c, _)| c == "app"),
         "only app dropped: {firing:?}"
+    );
+    // The first-response SLO alert fires for app (25 % of 40 tickets in time).
+    prom.wait_for(
+        "ManyiFirstResponseSLOBreach firing for app",
+        DEADLINE,
+        |p| {
+            let alerts = p.api("alerts", &[]);
+            alerts["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| {
+                    a["labels"]["alertname"] == "ManyiFirstResponseSLOBreach"
+                        && a["labels"]["channel"] == "app"
+                        && a["state"] == "firing"
+                })
+                .then_some(())
+        },
     );
 
     // (c) Every dashboard panel's query returns data, for both windows a user would pick.

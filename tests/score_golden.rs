@@ -59,7 +59,7 @@ fn outputs(text: &str) -> Value {
     .unwrap();
     let fb = decode(&payload, None, &DecodeLimits::default()).expect("golden events decode");
     let mut scored = Scored::default();
-    score(&fb, &parts, &mut scored);
+    score(&fb, &parts, &mut scored).expect("golden events have no measure fields");
 
     let (mut text_buf, mut words, mut features) = (String::new(), Vec::new(), SparseVec::default());
     featurize(

@@ -222,6 +222,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            fields: vec![],
         }
     }
 

@@ -11,6 +11,7 @@ use crate::aggregate::windows::WindowSpec;
 use crate::aggregate::windows::{Layout, PartitionStore, SeriesKey, Snapshot};
 use crate::decode::Kind;
 use crate::score::indices::{Label, NpsCategory};
+use crate::score::measures::Measures;
 
 /// A Kafka partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,7 +26,8 @@ pub type SharedStore = Arc<Mutex<PartitionStore>>;
 /// rebalances (unlike window state) and are never incremented by a replay.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesCounts {
-    pub kind: [u64; 3],
+    /// By `Kind::ALL` order.
+    pub kind: [u64; Kind::ALL.len()],
     pub nps: [u64; 3],
     /// CSAT 1..=5 at index 0..=4.
     pub csat: [u64; 5],
@@ -81,6 +83,7 @@ pub struct LiveState {
     pub layout: Layout,
     pub labels: Vec<String>,
     pub aspects: Vec<String>,
+    pub measures: Arc<Measures>,
     stores: RwLock<BTreeMap<PartitionId, SharedStore>>,
     totals: Vec<Arc<Mutex<Totals>>>,
 }
@@ -91,16 +94,19 @@ impl LiveState {
         buckets: usize,
         labels: Vec<String>,
         aspects: Vec<String>,
+        measures: Arc<Measures>,
         workers: usize,
     ) -> LiveState {
         LiveState {
             layout: Layout {
                 aspects: aspects.len(),
+                measures: measures.slots(),
             },
             windows,
             buckets,
             labels,
             aspects,
+            measures,
             stores: RwLock::new(BTreeMap::new()),
             totals: (0..workers).map(|_| Arc::default()).collect(),
         }

@@ -244,6 +244,7 @@ mod tests {
                 ..Scores::default()
             },
             dims: Vec::new(),
+            fields: Vec::new(),
         }
     }
 

@@ -90,6 +90,7 @@ impl Pipeline {
             cfg.windows.buckets,
             cfg.dimensions.labels.clone(),
             aspect_names.clone(),
+            cfg.measures.clone(),
             cfg.workers,
         ));
         metrics
@@ -619,7 +620,7 @@ mod tests {
             label: "5m".into(),
             length_ms: 300_000,
         }]);
-        let state = LiveState::new(windows, 4, vec![], vec![], 1);
+        let state = LiveState::new(windows, 4, vec![], vec![], Default::default(), 1);
         Owned::new(state.assign(PartitionId {
             topic: "t".into(),
             partition: 0,

@@ -10,7 +10,7 @@
 //! | `csi`             | weighted mean of the configured CSI dimensions × 10       | events with a configured CSI dimension |
 //! | `sentiment`       | 100 × P(positive)                                         | events with text           |
 //! | `negative_share`  | 100 if the text is labelled negative, else 0              | events with text           |
-//! | `complaint_share` | 100 if kind is complaint, else 0                          | all events                 |
+//! | `complaint_share` | 100 if kind is complaint, else 0                          | feedback events (review, complaint, survey) |
 //! | `composite`       | weighted mean of the normalised components present        | all events                 |
 //! | `disagreement`    | 100 if text and score contradict, else 0                  | events with text and CSAT or NPS |
 //!
@@ -199,6 +199,8 @@ pub struct IndexSettings {
     pub csi_weights: Vec<(String, f64)>,
     pub composite: CompositeWeights,
     pub thresholds: Thresholds,
+    /// The configured measures (`[[measures]]`).
+    pub measures: std::sync::Arc<crate::score::measures::Measures>,
 }
 
 impl Default for IndexSettings {
@@ -220,6 +222,7 @@ impl Default for IndexSettings {
                 .collect(),
             composite,
             thresholds: Thresholds::default(),
+            measures: Default::default(),
         }
     }
 }
@@ -230,11 +233,24 @@ pub struct ResponseValues {
     pub values: [Option<f64>; N_INDICES],
     pub label: Option<Label>,
     pub nps_category: Option<NpsCategory>,
+    /// The composite's `(Σ weight × normalised value, Σ weight)` over the built-in components,
+    /// to which the measures' parts are added.
+    pub composite_parts: (f64, f64),
 }
 
 impl ResponseValues {
     pub fn get(&self, index: Index) -> Option<f64> {
         self.values[index as usize]
+    }
+
+    /// Adds a measures' part `(Σ weight × normalised value, Σ weight)` to the composite. The
+    /// composite is left bit for bit as it was when the part is empty.
+    pub fn add_to_composite(&mut self, (num, den): (f64, f64)) {
+        if den > 0.0 {
+            let (n, d) = (self.composite_parts.0 + num, self.composite_parts.1 + den);
+            self.composite_parts = (n, d);
+            self.values[Index::Composite as usize] = Some(n / d);
+        }
     }
 }
 
@@ -259,11 +275,15 @@ pub fn response_values(
     v[Index::Sentiment as usize] = p_positive.map(|p| 100.0 * p);
     v[Index::NegativeShare as usize] =
         label.map(|l| if l == Label::Negative { 100.0 } else { 0.0 });
-    v[Index::ComplaintShare as usize] = Some(if fb.kind == Kind::Complaint {
-        100.0
-    } else {
-        0.0
-    });
+    // Among feedback only: tickets, orders and the like are not responses.
+    v[Index::ComplaintShare as usize] =
+        fb.kind
+            .is_feedback()
+            .then_some(if fb.kind == Kind::Complaint {
+                100.0
+            } else {
+                0.0
+            });
 
     let (mut num, mut den) = (0.0, 0.0);
     for index in Index::ALL.into_iter().filter(|i| i.in_composite()) {
@@ -279,6 +299,7 @@ pub fn response_values(
         values: v,
         label,
         nps_category,
+        composite_parts: (num, den),
     }
 }
 
@@ -390,6 +411,7 @@ mod tests {
             text: None,
             scores,
             dims: vec![],
+            fields: vec![],
         }
     }
 

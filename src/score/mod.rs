@@ -5,8 +5,9 @@
 pub mod aspects;
 pub mod config;
 pub mod indices;
+pub mod measures;
 
-use crate::decode::Feedback;
+use crate::decode::{DecodeError, Feedback};
 use crate::model::Model;
 use crate::score::aspects::Lexicon;
 use crate::score::indices::{response_values, IndexSettings, Label, ResponseValues};
@@ -21,6 +22,8 @@ pub struct Scored {
     pub aspects: Vec<(usize, f64)>,
     /// Label of each entry of `aspects`.
     pub aspect_labels: Vec<Label>,
+    /// What the event adds to the measures' window slots.
+    pub measures: Vec<measures::Contribution>,
 }
 
 /// What scoring reads, built once.
@@ -33,7 +36,11 @@ pub struct ScoreParts<'a> {
 
 /// Scores `fb` into `out` (reusing its buffers). The text is segmented and featurised once; each
 /// aspect clause is scored from its own words of that segmentation.
-pub fn score(fb: &Feedback, parts: &ScoreParts<'_>, out: &mut Scored) {
+///
+/// Fails with [`DecodeError::BadFieldValue`] when a field a measure reads has a bad value; the
+/// event must then not be applied (it is checked before the text is scored).
+pub fn score(fb: &Feedback, parts: &ScoreParts<'_>, out: &mut Scored) -> Result<(), DecodeError> {
+    let measured = parts.settings.measures.evaluate(fb, &mut out.measures)?;
     out.aspects.clear();
     out.aspect_labels.clear();
     // (aspect, sum of p, clauses); few aspects per text, so a linear scan beats a map.
@@ -66,9 +73,11 @@ pub fn score(fb: &Feedback, parts: &ScoreParts<'_>, out: &mut Scored) {
         })),
     };
     out.values = response_values(fb, out.p_positive, parts.settings);
+    out.values.add_to_composite(measured);
     for &(aspect, sum, count) in &acc[..n] {
         let p = sum / count as f64;
         out.aspects.push((aspect, 100.0 * p));
         out.aspect_labels.push(parts.settings.thresholds.label(p));
     }
+    Ok(())
 }

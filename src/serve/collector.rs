@@ -9,6 +9,11 @@
 //!   for nps, the promoter-share bounds minus the detractor-share bounds (conservative).
 //! - `manyi_index_low_sample` — 1 when the window has fewer than `indices.min_responses`.
 //!
+//! The same families carry the configured measures (`index` = the measure's name), and each
+//! distribution measure is also a histogram per series and window, `manyi_measure_seconds`
+//! (`_bucket{le}`, `_sum`, `_count`): the windowed counts themselves, so `histogram_quantile`
+//! over `sum by (le)` of the buckets of all replicas is their exact merge (no `rate()` needed).
+//!
 //! And monotonic raw counters per series: responses by kind, NPS category, CSAT score, sentiment
 //! label; aspect mentions by label.
 
@@ -16,7 +21,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::proto::{
+    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
+};
 
 use crate::aggregate::state::{now_ms, LiveState};
 use crate::aggregate::windows::{Acc, Layout, SeriesKey};
@@ -32,6 +39,7 @@ struct Samples {
     wilson_lower: Vec<Metric>,
     wilson_upper: Vec<Metric>,
     low_sample: Vec<Metric>,
+    measure_seconds: Vec<Metric>,
     responses: Vec<Metric>,
     nps_responses: Vec<Metric>,
     csat_responses: Vec<Metric>,
@@ -44,8 +52,8 @@ type FamilyDef = (&'static str, &'static str, MetricType);
 
 impl Samples {
     /// Each family with its samples, in exposition order: the one list of the families.
-    fn by_family(self) -> [(FamilyDef, Vec<Metric>); 11] {
-        use MetricType::{COUNTER, GAUGE};
+    fn by_family(self) -> [(FamilyDef, Vec<Metric>); 12] {
+        use MetricType::{COUNTER, GAUGE, HISTOGRAM};
         let Samples {
             index,
             index_sum,
@@ -53,6 +61,7 @@ impl Samples {
             wilson_lower,
             wilson_upper,
             low_sample,
+            measure_seconds,
             responses,
             nps_responses,
             csat_responses,
@@ -66,6 +75,7 @@ impl Samples {
             (("manyi_index_wilson_lower", "Wilson lower bound of a share index at indices.confidence, in percent.", GAUGE), wilson_lower),
             (("manyi_index_wilson_upper", "Wilson upper bound of a share index at indices.confidence, in percent.", GAUGE), wilson_upper),
             (("manyi_index_low_sample", "1 when the window has fewer responses than indices.min_responses.", GAUGE), low_sample),
+            (("manyi_measure_seconds", "Distribution measures in the window (counts of the window, not since start; sum by le across replicas).", HISTOGRAM), measure_seconds),
             (("manyi_responses_total", "Applied responses by kind.", COUNTER), responses),
             (("manyi_nps_responses_total", "Applied NPS answers by category.", COUNTER), nps_responses),
             (("manyi_csat_responses_total", "Applied CSAT answers by score.", COUNTER), csat_responses),
@@ -140,6 +150,40 @@ impl IndexCollector {
                     if let Some((lo, hi)) = bounds {
                         out.wilson_lower.push(gauge(&labels, lo));
                         out.wilson_upper.push(gauge(&labels, hi));
+                    }
+                }
+                for (m, measure) in st.measures.list().iter().enumerate() {
+                    let slot = st.layout.measure(m);
+                    if known[slot].count == 0 {
+                        continue;
+                    }
+                    let mut labels = vec![("index", measure.name.as_str()), ("window", wl)];
+                    labels.extend(&dims);
+                    let acc = &accs[slot];
+                    self.push_index(&mut out, &labels, acc);
+                    if measure.is_share() {
+                        if let Some((lo, hi)) =
+                            wilson_bounds(acc.sum / 100.0, acc.count as f64, self.z)
+                        {
+                            out.wilson_lower.push(gauge(&labels, lo));
+                            out.wilson_upper.push(gauge(&labels, hi));
+                        }
+                    }
+                    if let Some(bounds) = measure.buckets() {
+                        let mut cumulative = 0;
+                        let buckets = bounds
+                            .iter()
+                            .enumerate()
+                            .map(|(b, &le)| {
+                                cumulative +=
+                                    accs[st.layout.measure(st.measures.bucket_slot(m, b))].count;
+                                let mut bucket = Bucket::default();
+                                bucket.set_upper_bound(le);
+                                bucket.set_cumulative_count(cumulative);
+                                bucket
+                            })
+                            .collect();
+                        out.measure_seconds.push(histogram(&labels, acc, buckets));
                     }
                 }
                 for (a, name) in st.aspects.iter().enumerate() {
@@ -262,6 +306,18 @@ fn gauge(labels: &[(&str, &str)], v: f64) -> Metric {
     let mut g = Gauge::default();
     g.set_value(v);
     let mut m = Metric::from_gauge(g);
+    m.set_label(label_pairs(labels));
+    m
+}
+
+/// A histogram sample; the encoder adds the `+Inf` bucket from the count.
+fn histogram(labels: &[(&str, &str)], acc: &Acc, buckets: Vec<Bucket>) -> Metric {
+    let mut h = Histogram::default();
+    h.set_sample_sum(acc.sum);
+    h.set_sample_count(acc.count);
+    h.set_bucket(buckets);
+    let mut m = Metric::default();
+    m.set_histogram(h);
     m.set_label(label_pairs(labels));
     m
 }

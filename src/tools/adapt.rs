@@ -35,7 +35,7 @@ use super::eval::DEFAULT_BOOTSTRAP;
 use super::history::{self, HistoryError};
 use super::train::{select_columns, Columns};
 use crate::config::ValidConfig;
-use crate::decode::{decode, DecodeLimits, Feedback};
+use crate::decode::{decode_keeping, DecodeLimits, Feedback, Keep};
 use crate::features::{Featurizer, SparseVec};
 use crate::model::metrics::compare;
 use crate::model::weak::{self, WeakLabelRules, WeakPair};
@@ -237,11 +237,16 @@ fn read_source(args: &AdaptArgs, cfg: Option<&ValidConfig>) -> Result<Source, Ad
     let limits = cfg.map_or(&default_limits, |c| &c.limits);
     let mut events = Vec::new();
     let mut undecodable: BTreeMap<String, usize> = BTreeMap::new();
-    let mut take =
-        |payload: &[u8], kafka_ts_ms: Option<i64>| match decode(payload, kafka_ts_ms, limits) {
-            Ok(fb) => events.push(fb),
-            Err(e) => *undecodable.entry(e.code().to_string()).or_default() += 1,
-        };
+    // Adapt reads texts and scores only: other fields are skipped, as on the hot path.
+    let mut take = |payload: &[u8], kafka_ts_ms: Option<i64>| match decode_keeping(
+        payload,
+        kafka_ts_ms,
+        limits,
+        Keep::Only(&[]),
+    ) {
+        Ok(fb) => events.push(fb),
+        Err(e) => *undecodable.entry(e.code().to_string()).or_default() += 1,
+    };
     let (description, sha256) = match (&args.data, cfg) {
         (Some(path), _) => {
             let bytes = std::fs::read(path).map_err(|source| ModelError::Io {

@@ -29,7 +29,7 @@ use crate::aggregate::dimensions::DimensionGuard;
 use crate::aggregate::state::{LiveState, PartitionId};
 use crate::aggregate::windows::SeriesKey;
 use crate::config::ValidConfig;
-use crate::decode::{decode, DecodeLimits};
+use crate::decode::{decode_keeping, DecodeLimits, Keep};
 use crate::model::{Model, ModelError};
 use crate::score::aspects::Lexicon;
 use crate::score::indices::{IndexSettings, ResponseValues};
@@ -136,6 +136,7 @@ struct Event {
     key: SeriesKey,
     values: ResponseValues,
     aspects: Vec<(usize, f64)>,
+    measures: Vec<crate::score::measures::Contribution>,
 }
 
 /// Replays, samples and writes `out`. Progress goes to stderr (a bar on a terminal, and a closing
@@ -158,6 +159,7 @@ pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, Backf
         cfg.windows.buckets,
         cfg.dimensions.labels.clone(),
         cfg.aspects.iter().map(|(a, _)| a.clone()).collect(),
+        cfg.measures.clone(),
         1,
     ));
     let store = state.assign(PartitionId {
@@ -177,7 +179,7 @@ pub fn run(cfg: &ValidConfig, range: Range, out: &Path) -> Result<Summary, Backf
         {
             let mut store = store.lock().expect("backfill store");
             while let Some(e) = events.get(next).filter(|e| e.ms <= t) {
-                store.apply(&e.key, e.ms, &e.values, &e.aspects, t);
+                store.apply(&e.key, e.ms, &e.values, &e.aspects, &e.measures, t);
                 next += 1;
             }
         }
@@ -254,7 +256,9 @@ impl Scorer {
         scored: &mut Scored,
     ) -> Option<Event> {
         let payload = msg.payload().unwrap_or_default();
-        let Ok(fb) = decode(payload, msg.timestamp().to_millis(), &self.limits) else {
+        let keep = Keep::Only(self.settings.measures.fields());
+        let Ok(fb) = decode_keeping(payload, msg.timestamp().to_millis(), &self.limits, keep)
+        else {
             summary.invalid += 1;
             return None;
         };
@@ -268,12 +272,16 @@ impl Scorer {
             settings: &self.settings,
             lexicon: &self.lexicon,
         };
-        score(&fb, &parts, scored);
+        if score(&fb, &parts, scored).is_err() {
+            summary.invalid += 1;
+            return None;
+        }
         Some(Event {
             ms: fb.event_time_ms,
             key: self.guard.map(&fb).key,
             values: scored.values,
             aspects: scored.aspects.clone(),
+            measures: scored.measures.clone(),
         })
     }
 }

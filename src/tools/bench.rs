@@ -556,6 +556,7 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
         cfg.windows.buckets,
         Layout {
             aspects: lexicon.len(),
+            measures: settings.measures.slots(),
         },
     );
     let limits = DecodeLimits::default();
@@ -569,7 +570,9 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
             };
             d += t.elapsed();
             let t = Instant::now();
-            score(&fb, &parts, &mut scored);
+            if score(&fb, &parts, &mut scored).is_err() {
+                continue;
+            }
             s += t.elapsed();
             let t = Instant::now();
             let key = guard.map(&fb).key;
@@ -578,6 +581,7 @@ fn stage_shares(sample: &[Vec<u8>], model: &std::path::Path) -> StageShares {
                 fb.event_time_ms,
                 &scored.values,
                 &scored.aspects,
+                &scored.measures,
                 fb.event_time_ms,
             );
             w += t.elapsed();

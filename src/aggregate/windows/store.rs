@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::WindowSpec;
 use crate::score::indices::{Index, NpsCategory, ResponseValues, N_INDICES};
+use crate::score::measures::Contribution;
 
 /// Dimension label values of a series, in the order of `dimensions.labels`.
 pub type SeriesKey = Arc<[Box<str>]>;
@@ -21,6 +22,10 @@ impl Acc {
         self.sum += v;
         self.count += 1;
     }
+    fn add_parts(&mut self, sum: f64, count: u64) {
+        self.sum += sum;
+        self.count += count;
+    }
     fn merge(&mut self, other: &Acc) {
         self.sum += other.sum;
         self.count += other.count;
@@ -32,10 +37,12 @@ impl Acc {
 }
 
 /// Which accumulator slot holds what: the indices, then NPS promoters and detractors (counts, for
-/// the NPS Wilson bounds), then one per aspect.
+/// the NPS Wilson bounds), then one per aspect, then the measures' slots
+/// (`score::measures::Measures::slots`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub aspects: usize,
+    pub measures: usize,
 }
 
 impl Layout {
@@ -43,13 +50,17 @@ impl Layout {
     pub const DETRACTORS: usize = N_INDICES + 1;
 
     pub fn len(&self) -> usize {
-        N_INDICES + 2 + self.aspects
+        N_INDICES + 2 + self.aspects + self.measures
     }
     pub fn is_empty(&self) -> bool {
         false
     }
     pub fn aspect(&self, i: usize) -> usize {
         N_INDICES + 2 + i
+    }
+    /// Slot `i` of the measures' region.
+    pub fn measure(&self, i: usize) -> usize {
+        N_INDICES + 2 + self.aspects + i
     }
 }
 
@@ -106,13 +117,15 @@ impl PartitionStore {
         (self.newest_event_ms != i64::MIN).then_some(self.newest_event_ms)
     }
 
-    /// Adds one response. `now_ms` is the wall clock; `aspects` are `(aspect slot, value)` pairs.
+    /// Adds one response. `now_ms` is the wall clock; `aspects` are `(aspect slot, value)` pairs;
+    /// `measures` what the event adds to the measures' slots.
     pub fn apply(
         &mut self,
         key: &SeriesKey,
         event_ms: i64,
         values: &ResponseValues,
         aspects: &[(usize, f64)],
+        measures: &[Contribution],
         now_ms: i64,
     ) -> Applied {
         let end = now_ms.max(self.newest_event_ms).max(event_ms);
@@ -159,6 +172,9 @@ impl PartitionStore {
             }
             for &(aspect, v) in aspects {
                 accs[layout.aspect(aspect)].add(v);
+            }
+            for c in measures {
+                accs[layout.measure(c.slot)].add_parts(c.sum, c.count);
             }
         }
         Applied::InWindow
@@ -266,6 +282,7 @@ mod tests {
                 ..Default::default()
             },
             dims: vec![],
+            fields: vec![],
         };
         response_values(&fb, None, &IndexSettings::default())
     }
@@ -279,11 +296,18 @@ mod tests {
 
     #[test]
     fn three_promoters_one_passive_one_detractor_is_nps_40() {
-        let mut store = PartitionStore::new(specs(), 60, Layout { aspects: 0 });
+        let mut store = PartitionStore::new(
+            specs(),
+            60,
+            Layout {
+                aspects: 0,
+                measures: 0,
+            },
+        );
         let t0 = 1_000 * 60 * MIN;
         for (i, n) in [9, 10, 9, 7, 3].into_iter().enumerate() {
             assert_eq!(
-                store.apply(&key("app"), t0 + i as i64 * 1000, &nps(n), &[], t0),
+                store.apply(&key("app"), t0 + i as i64 * 1000, &nps(n), &[], &[], t0),
                 Applied::InWindow
             );
         }
@@ -297,9 +321,16 @@ mod tests {
 
     #[test]
     fn windows_slide_with_the_clock_and_quiet_series_disappear() {
-        let mut store = PartitionStore::new(specs(), 60, Layout { aspects: 0 });
+        let mut store = PartitionStore::new(
+            specs(),
+            60,
+            Layout {
+                aspects: 0,
+                measures: 0,
+            },
+        );
         let t0 = 1_000 * 60 * MIN;
-        store.apply(&key("app"), t0, &nps(10), &[], t0);
+        store.apply(&key("app"), t0, &nps(10), &[], &[], t0);
         // 4 min later: in both windows.
         let snap = merge([&mut store], t0 + 4 * MIN);
         assert_eq!(nps_acc(&snap, "app", 0).count, 1);
@@ -315,12 +346,19 @@ mod tests {
 
     #[test]
     fn out_of_order_events_land_in_their_own_bucket_and_old_ones_are_late() {
-        let mut store = PartitionStore::new(specs(), 60, Layout { aspects: 0 });
+        let mut store = PartitionStore::new(
+            specs(),
+            60,
+            Layout {
+                aspects: 0,
+                measures: 0,
+            },
+        );
         let t0 = 1_000 * 60 * MIN;
-        store.apply(&key("app"), t0, &nps(10), &[], t0);
+        store.apply(&key("app"), t0, &nps(10), &[], &[], t0);
         // 10 minutes older than the newest event: outside 5m, inside 1h.
         assert_eq!(
-            store.apply(&key("app"), t0 - 10 * MIN, &nps(0), &[], t0),
+            store.apply(&key("app"), t0 - 10 * MIN, &nps(0), &[], &[], t0),
             Applied::InWindow
         );
         let snap = merge([&mut store], t0);
@@ -328,7 +366,7 @@ mod tests {
         assert_eq!(nps_acc(&snap, "app", 1).count, 2);
         // Two hours older: late for every window.
         assert_eq!(
-            store.apply(&key("app"), t0 - 120 * MIN, &nps(0), &[], t0),
+            store.apply(&key("app"), t0 - 120 * MIN, &nps(0), &[], &[], t0),
             Applied::Late
         );
         assert_eq!(nps_acc(&merge([&mut store], t0), "app", 1).count, 2);
@@ -337,11 +375,25 @@ mod tests {
     #[test]
     fn partitions_merge_exactly() {
         let t0 = 1_000 * 60 * MIN;
-        let mut a = PartitionStore::new(specs(), 60, Layout { aspects: 0 });
-        let mut b = PartitionStore::new(specs(), 60, Layout { aspects: 0 });
-        a.apply(&key("app"), t0, &nps(10), &[], t0);
-        b.apply(&key("app"), t0, &nps(0), &[], t0);
-        b.apply(&key("web"), t0, &nps(8), &[], t0);
+        let mut a = PartitionStore::new(
+            specs(),
+            60,
+            Layout {
+                aspects: 0,
+                measures: 0,
+            },
+        );
+        let mut b = PartitionStore::new(
+            specs(),
+            60,
+            Layout {
+                aspects: 0,
+                measures: 0,
+            },
+        );
+        a.apply(&key("app"), t0, &nps(10), &[], &[], t0);
+        b.apply(&key("app"), t0, &nps(0), &[], &[], t0);
+        b.apply(&key("web"), t0, &nps(8), &[], &[], t0);
         let snap = merge([&mut a, &mut b], t0);
         assert_eq!(nps_acc(&snap, "app", 0), Acc { sum: 0.0, count: 2 });
         assert_eq!(nps_acc(&snap, "web", 0), Acc { sum: 0.0, count: 1 });
@@ -349,25 +401,86 @@ mod tests {
 
     #[test]
     fn aspects_have_their_own_slots() {
-        let mut store = PartitionStore::new(specs(), 60, Layout { aspects: 2 });
+        let mut store = PartitionStore::new(
+            specs(),
+            60,
+            Layout {
+                aspects: 2,
+                measures: 0,
+            },
+        );
         let t0 = 1_000 * 60 * MIN;
-        store.apply(&key("app"), t0, &nps(10), &[(1, 20.0)], t0);
-        store.apply(&key("app"), t0, &nps(10), &[(1, 40.0), (0, 90.0)], t0);
+        store.apply(&key("app"), t0, &nps(10), &[(1, 20.0)], &[], t0);
+        store.apply(&key("app"), t0, &nps(10), &[(1, 40.0), (0, 90.0)], &[], t0);
         let snap = merge([&mut store], t0);
         let w = &snap.series[&key("app")][0];
         assert_eq!(
-            w[Layout { aspects: 2 }.aspect(1)],
+            w[Layout {
+                aspects: 2,
+                measures: 0
+            }
+            .aspect(1)],
             Acc {
                 sum: 60.0,
                 count: 2
             }
         );
         assert_eq!(
-            w[Layout { aspects: 2 }.aspect(0)],
+            w[Layout {
+                aspects: 2,
+                measures: 0
+            }
+            .aspect(0)],
             Acc {
                 sum: 90.0,
                 count: 1
             }
         );
+    }
+
+    #[test]
+    fn measures_add_their_parts_in_their_own_slots_and_merge_exactly() {
+        let layout = Layout {
+            aspects: 1,
+            measures: 3,
+        };
+        let t0 = 1_000 * 60 * MIN;
+        let mut a = PartitionStore::new(specs(), 60, layout);
+        let mut b = PartitionStore::new(specs(), 60, layout);
+        let c = |slot, sum, count| Contribution { slot, sum, count };
+        a.apply(
+            &key("app"),
+            t0,
+            &nps(10),
+            &[],
+            &[c(0, 30.0, 1), c(2, 0.0, 1)],
+            t0,
+        );
+        b.apply(
+            &key("app"),
+            t0,
+            &nps(10),
+            &[],
+            &[c(0, 600.0, 1), c(1, 100.0, 0)],
+            t0,
+        );
+        let snap = merge([&mut a, &mut b], t0);
+        let w = &snap.series[&key("app")][0];
+        assert_eq!(
+            w[layout.measure(0)],
+            Acc {
+                sum: 630.0,
+                count: 2
+            }
+        );
+        assert_eq!(
+            w[layout.measure(1)],
+            Acc {
+                sum: 100.0,
+                count: 0
+            }
+        );
+        assert_eq!(w[layout.measure(2)], Acc { sum: 0.0, count: 1 });
+        assert_eq!(w[layout.aspect(0)], Acc::default());
     }
 }

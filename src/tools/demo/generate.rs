@@ -1,5 +1,7 @@
-//! The demo's generated feedback stream: reviews, complaints and surveys over five channels, with
-//! a satisfaction drop on the `app` channel (a delivery problem) partway through.
+//! The demo's generated stream over five channels: feedback (reviews, complaints, surveys) and
+//! the operational events the shipped measures read (tickets, survey invitations, account
+//! decisions, orders), with a satisfaction drop on the `app` channel (a delivery problem) partway
+//! through, during which its tickets also wait far longer for a first response.
 //!
 //! Seeded and driven by an explicit clock, so the same seed and times give the same events.
 
@@ -54,6 +56,20 @@ impl Generator {
         }
         let channel = CHANNELS[self.rng.random_range(0..CHANNELS.len())];
         let dropping = channel == "app" && self.dip.contains(elapsed_ms);
+        let ts = now_ms - self.rng.random_range(0..3000);
+        let dims = json!({
+            "channel": channel,
+            "region": REGIONS[self.rng.random_range(0..REGIONS.len())],
+            "product": PRODUCTS[self.rng.random_range(0..PRODUCTS.len())],
+        });
+        // About half the events come from ticketing and CRM systems.
+        if let Some(event) = self.operational(dropping) {
+            let mut event = event;
+            event["id"] = json!(format!("demo-{}", self.seq));
+            event["ts"] = json!(ts);
+            event["dims"] = dims;
+            return serde_json::to_vec(&event).expect("demo event serialises");
+        }
         // Probability that a customer is satisfied.
         let mood = if dropping { 0.3 } else { 0.8 };
         let happy = self.rng.random_bool(mood);
@@ -65,16 +81,11 @@ impl Generator {
         } else {
             "survey"
         };
-        let ts = now_ms - self.rng.random_range(0..3000);
         let mut event = json!({
             "id": format!("demo-{}", self.seq),
             "ts": if self.seq % 2 == 0 { json!(ts) } else { json!(rfc3339(ts)) },
             "kind": kind,
-            "dims": {
-                "channel": channel,
-                "region": REGIONS[self.rng.random_range(0..REGIONS.len())],
-                "product": PRODUCTS[self.rng.random_range(0..PRODUCTS.len())],
-            },
+            "dims": dims,
         });
         if kind != "survey" || self.rng.random_bool(0.5) {
             event["text"] = Value::String(self.text(happy, dropping).to_owned());
@@ -83,6 +94,50 @@ impl Generator {
             event["scores"] = self.scores(happy);
         }
         serde_json::to_vec(&event).expect("demo event serialises")
+    }
+
+    /// An operational event (without id, ts and dims), or `None` for a feedback event. Shares of
+    /// all events: 10 % tickets, 35 % survey invitations (the surveys among the feedback answer
+    /// roughly a third of them), 4 % account decisions, 6 % orders.
+    fn operational(&mut self, dropping: bool) -> Option<Value> {
+        let r: f64 = self.rng.random();
+        if r < 0.10 {
+            // Log-logistic durations: median 10 min to first response (3 h on app during the
+            // drop), 6 h more to resolution; 30 % still open.
+            let first = if dropping { 10_800.0 } else { 600.0 } * self.spread();
+            let mut ticket = json!({ "first_response_s": first.round() });
+            if self.rng.random_bool(0.7) {
+                ticket["resolution_s"] = json!((first + 21_600.0 * self.spread()).round());
+            }
+            Some(json!({ "kind": "ticket", "ticket": ticket }))
+        } else if r < 0.45 {
+            Some(json!({ "kind": "survey_invite" }))
+        } else if r < 0.49 {
+            let u: f64 = self.rng.random();
+            let status = if u < 0.08 {
+                "churned"
+            } else if u < 0.88 {
+                "renewed"
+            } else {
+                "trial"
+            };
+            Some(json!({ "kind": "account", "account": { "status": status } }))
+        } else if r < 0.55 {
+            let count = if self.rng.random_bool(0.55) {
+                1
+            } else {
+                self.rng.random_range(2..=20)
+            };
+            Some(json!({ "kind": "order", "order": { "customer_order_count": count } }))
+        } else {
+            None
+        }
+    }
+
+    /// A log-logistic factor with median 1 (shape 2): most values within 0.3–3, a long tail.
+    fn spread(&mut self) -> f64 {
+        let u: f64 = self.rng.random_range(0.001..0.999);
+        (u / (1.0 - u)).sqrt()
     }
 
     fn text(&mut self, happy: bool, dropping: bool) -> &'static str {
@@ -169,5 +224,36 @@ mod tests {
             }
         }
         assert!(valid > 1950 && valid < 2000, "{valid}");
+    }
+
+    /// Mean first response of the app channel's tickets among `n` events at `elapsed_ms`.
+    fn app_first_response(elapsed_ms: i64, n: usize) -> f64 {
+        let dip = Dip {
+            start_ms: 1000,
+            end_ms: 2000,
+        };
+        let mut g = Generator::new(11, dip);
+        let (mut sum, mut count) = (0.0, 0);
+        for _ in 0..n {
+            let Ok(v) = serde_json::from_slice::<Value>(&g.next(1_764_000_000_000, elapsed_ms))
+            else {
+                continue;
+            };
+            if v["kind"] == "ticket" && v["dims"]["channel"] == "app" {
+                sum += v["ticket"]["first_response_s"].as_f64().unwrap();
+                count += 1;
+            }
+        }
+        assert!(count > 100, "{count}");
+        sum / count as f64
+    }
+
+    #[test]
+    fn app_tickets_wait_longer_for_a_first_response_during_the_drop() {
+        let (before, during) = (
+            app_first_response(0, 20_000),
+            app_first_response(1500, 20_000),
+        );
+        assert!(during > 5.0 * before, "{before} → {during}");
     }
 }

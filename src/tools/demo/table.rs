@@ -1,4 +1,4 @@
-//! The demo's live terminal table: the 5m indices per channel.
+//! The demo's live terminal table: the 5m indices per channel, then the measures per channel.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -15,6 +15,22 @@ const COLUMNS: &[Index] = &[
     Index::NegativeShare,
     Index::ComplaintShare,
 ];
+
+/// Width of a measure column.
+const WIDTH: usize = 14;
+
+/// A column header that fits: the shipped measures' names shortened, others cut.
+fn short(name: &str) -> &str {
+    match name {
+        "first_response_seconds" => "frt_s",
+        "resolution_seconds" => "resolution_s",
+        "first_response_within_slo" => "frt_in_slo",
+        "survey_response_rate" => "response_rate",
+        "churn_share" => "churn",
+        "repeat_purchase_share" => "repeat",
+        _ => &name[..name.len().min(WIDTH - 1)],
+    }
+}
 
 /// Prints the table (redrawing in place on a terminal).
 pub fn print(state: &LiveState, addr: SocketAddr, dropping: bool, quiet: bool) {
@@ -38,7 +54,7 @@ pub fn print(state: &LiveState, addr: SocketAddr, dropping: bool, quiet: bool) {
         "manyi demo — window {} — metrics at http://{addr}/metrics{}\n",
         state.windows[window].label,
         if dropping {
-            "   ⚠ app channel: delivery problems now"
+            "   ⚠ app channel: delivery problems, slow first responses now"
         } else {
             ""
         }
@@ -62,6 +78,25 @@ pub fn print(state: &LiveState, addr: SocketAddr, dropping: bool, quiet: bool) {
             }
         }
         out.push('\n');
+    }
+    let measures = state.measures.list();
+    if !measures.is_empty() {
+        out.push_str(&format!("\n{:<17}", state.labels.join(",")));
+        for m in measures {
+            out.push_str(&format!("{:>w$}", short(&m.name), w = WIDTH));
+        }
+        out.push('\n');
+        for key in &keys {
+            let accs = &snap.series[key][window];
+            out.push_str(&format!("{:<17}", key.join(",")));
+            for m in 0..measures.len() {
+                match accs[state.layout.measure(m)].mean() {
+                    Some(v) => out.push_str(&format!("{v:>w$.1}", w = WIDTH)),
+                    None => out.push_str(&format!("{:>w$}", "-", w = WIDTH)),
+                }
+            }
+            out.push('\n');
+        }
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
