@@ -111,10 +111,7 @@ pub fn bootstrap(labels: &[Label], p: &[f64], resamples: usize, seed: u64) -> Op
     let mut counts = vec![0u32; n];
     let (mut accuracies, mut aucs) = (Vec::with_capacity(resamples), Vec::new());
     for _ in 0..resamples {
-        counts.iter_mut().for_each(|c| *c = 0);
-        for _ in 0..n {
-            counts[rng.random_range(0..n)] += 1;
-        }
+        resample(&mut rng, &mut counts);
         let right: u64 = (0..n)
             .filter(|&i| correct[i])
             .map(|i| counts[i] as u64)
@@ -183,10 +180,7 @@ pub fn compare(
     let mut counts = vec![0u32; n];
     let (mut acc_gains, mut auc_gains) = (Vec::with_capacity(resamples), Vec::new());
     for _ in 0..resamples {
-        counts.iter_mut().for_each(|c| *c = 0);
-        for _ in 0..n {
-            counts[rng.random_range(0..n)] += 1;
-        }
+        resample(&mut rng, &mut counts);
         let gain: i64 = (0..n)
             .map(|i| (i64::from(right1[i]) - i64::from(right0[i])) * i64::from(counts[i]))
             .sum();
@@ -211,6 +205,15 @@ pub fn compare(
         challenger: m1,
         bootstrap_resamples: resamples,
     })
+}
+
+/// One bootstrap resample: how many times each of the `counts.len()` rows is drawn.
+fn resample(rng: &mut SmallRng, counts: &mut [u32]) {
+    let n = counts.len();
+    counts.iter_mut().for_each(|c| *c = 0);
+    for _ in 0..n {
+        counts[rng.random_range(0..n)] += 1;
+    }
 }
 
 /// The rows in order of score, and the ranges of that order whose scores tie.

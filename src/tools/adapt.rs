@@ -32,7 +32,7 @@ use rdkafka::message::Message;
 use sha2::{Digest, Sha256};
 
 use super::eval::DEFAULT_BOOTSTRAP;
-use super::history::{self, HistoryError};
+use super::history::{self, parse_time, BadTime, HistoryError};
 use super::train::{select_columns, Columns};
 use crate::config::ValidConfig;
 use crate::decode::{decode_keeping, DecodeLimits, Feedback, Keep};
@@ -123,12 +123,8 @@ pub enum AdaptError {
     Model(#[from] ModelError),
     #[error(transparent)]
     History(#[from] HistoryError),
-    #[error("{field}: {value:?} is not an RFC 3339 time like 2026-11-23T10:00:00+08:00: {reason}")]
-    Time {
-        field: &'static str,
-        value: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Time(#[from] BadTime),
 }
 
 /// The events to learn from, decoded, and where they came from.
@@ -292,19 +288,9 @@ fn read_source(args: &AdaptArgs, cfg: Option<&ValidConfig>) -> Result<Source, Ad
     })
 }
 
-/// Parses an RFC 3339 flag into Unix milliseconds.
-fn time(field: &'static str, value: Option<&str>) -> Result<Option<i64>, AdaptError> {
-    value
-        .map(|v| {
-            chrono::DateTime::parse_from_rfc3339(v)
-                .map(|t| t.timestamp_millis())
-                .map_err(|e| AdaptError::Time {
-                    field,
-                    value: v.to_owned(),
-                    reason: e.to_string(),
-                })
-        })
-        .transpose()
+/// Parses an optional RFC 3339 flag into Unix milliseconds.
+fn time(field: &'static str, value: Option<&str>) -> Result<Option<i64>, BadTime> {
+    value.map(|v| parse_time(field, v)).transpose()
 }
 
 fn check_sizes(older: &[WeakPair], newest: &[WeakPair]) -> Result<(), ModelError> {

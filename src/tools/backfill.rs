@@ -37,17 +37,13 @@ use crate::score::{score, ScoreParts, Scored};
 use crate::serve::collector::IndexCollector;
 use crate::text::segment::{SegmentError, Segmenter};
 
-use super::history::{self, HistoryError, Progress};
+use super::history::{self, parse_time, BadTime, HistoryError, Progress};
 
 /// Why a backfill could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
-    #[error("{field}: {value:?} is not an RFC 3339 time like 2026-11-23T10:00:00+08:00: {reason}")]
-    Time {
-        field: &'static str,
-        value: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Time(#[from] BadTime),
     #[error("--step: {0}")]
     Step(String),
     #[error("--from must be before --until")]
@@ -105,16 +101,6 @@ impl Range {
             .map(|i| self.from_ms + i * self.step_ms)
             .take_while(|t| *t <= self.until_ms)
     }
-}
-
-fn parse_time(field: &'static str, value: &str) -> Result<i64, BackfillError> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| BackfillError::Time {
-            field,
-            value: value.to_owned(),
-            reason: e.to_string(),
-        })
 }
 
 /// Counts for the final report.

@@ -31,6 +31,26 @@ pub enum HistoryError {
     Stalled(Duration),
 }
 
+/// A time flag that is not RFC 3339.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {value:?} is not an RFC 3339 time like 2026-11-23T10:00:00+08:00: {reason}")]
+pub struct BadTime {
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Parses the RFC 3339 value of the flag `field` into Unix milliseconds.
+pub fn parse_time(field: &'static str, value: &str) -> Result<i64, BadTime> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| BadTime {
+            field,
+            value: value.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
 /// Hands every message of the configured topics between `since_ms` and `until_ms` (message
 /// time) to `f`, partition by partition in offset order, with progress on stderr. `purpose`
 /// names the consumer group (`<group_id>-<purpose>`). Returns how many messages were read.
