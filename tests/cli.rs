@@ -37,6 +37,7 @@ fn bad_config_names_the_field_and_exits_non_zero() {
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[http]\nlisten = \"everywhere\"\n", "http.listen"),
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\ngroupid = \"x\"\n", "groupid"),
         ("[kafka]\nbrokers = \"b:9092\"\n", "topics"),
+        ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[adapt]\ncsat_negative_at_most = 4\n", "adapt.csat_positive_at_least"),
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[model]\npath = \"models/missing.json\"\n", "models/missing.json"),
         ("[kafka]\nbrokers = \"b:9092\"\ntopics = [\"t\"]\n[[measures]]\nname = \"wait\"\naggregate = \"mean\"\nfield = \"call..wait\"\n", "measures[0].field"),
     ];
