@@ -4,7 +4,7 @@
 //! lag gauge against Kafka's own consumer-group tool, and the replay cost of rolling restarts.
 //!
 //! The oracle of every test is an offline recomputation: the topic is read back from the broker
-//! and the NPS and CSAT sums and counts per channel and window are worked out here, independently
+//! and the NPS, CSAT and first-response sums and counts per channel and window are worked out here, independently
 //! of manyi's code, then compared with `manyi_index_sum`/`manyi_index_count` summed over the live
 //! replicas. Tests wait for conditions with generous deadlines; none asserts a duration.
 
@@ -35,7 +35,8 @@ const CHANNELS: [&str; 3] = ["app", "web", "shop"];
 const PATIENCE: Duration = Duration::from_secs(180);
 
 /// Event `i` of a run: a survey in one of three channels, now, 30 minutes or 3 hours old; every
-/// 23rd is two days old (late), every 17th is invalid in one of four ways.
+/// 23rd is two days old (late), every 17th is invalid in one of four ways, and every 11th valid
+/// one is a ticket whose first response feeds the shipped `first_response_seconds` measure.
 fn event(i: usize, t0: i64) -> Vec<u8> {
     let channel = CHANNELS[i % 3];
     let age = [0, 30 * MINUTE, 180 * MINUTE][(i / 3) % 3];
@@ -57,6 +58,12 @@ fn event(i: usize, t0: i64) -> Vec<u8> {
             )
             .unwrap(),
         };
+    }
+    if i % 11 == 5 {
+        let first_response_s = (i * 37) % 7_200;
+        return serde_json::to_vec(&json!({"id": format!("e{i}"), "ts": ts, "kind": "ticket",
+            "ticket": {"first_response_s": first_response_s}, "dims": {"channel": channel}}))
+        .unwrap();
     }
     let mut scores = json!({"nps": (i * 7) % 11});
     if i % 2 == 0 {
@@ -82,7 +89,7 @@ fn invalid_reason(payload: &[u8]) -> Option<&'static str> {
         return Some("invalid_json");
     };
     let scores = &v["scores"];
-    if scores.is_null() {
+    if scores.is_null() && v["kind"] != "ticket" {
         return Some("empty_event");
     }
     if scores["csat"]
@@ -115,6 +122,9 @@ fn oracle(messages: &[(i32, i64, Vec<u8>)]) -> Indices {
         if let Some(c) = v["scores"]["csat"].as_u64() {
             values.push(("csat", if c >= 4 { 100.0 } else { 0.0 }));
         }
+        if let Some(s) = v["ticket"]["first_response_s"].as_f64() {
+            values.push(("first_response_seconds", s));
+        }
         for (window, len) in WINDOWS {
             // Bucket rounding moves a window's start by at most one bucket: the ages used
             // (0, 30 min, 3 h, 2 days) are far from every edge.
@@ -133,7 +143,8 @@ fn oracle(messages: &[(i32, i64, Vec<u8>)]) -> Indices {
     out
 }
 
-/// `manyi_index_sum`/`_count` of nps and csat in the checked windows, summed over replicas.
+/// `manyi_index_sum`/`_count` of nps, csat and first response in the checked windows, summed
+/// over replicas.
 fn served(scrapes: &[Vec<Sample>]) -> Indices {
     let mut out = Indices::new();
     for s in scrapes.iter().flatten() {
@@ -144,7 +155,8 @@ fn served(scrapes: &[Vec<Sample>]) -> Indices {
         };
         let l = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
         let (index, window) = (l("index"), l("window"));
-        if !["nps", "csat"].contains(&index.as_str()) || !WINDOWS.iter().any(|w| w.0 == window) {
+        let checked = ["nps", "csat", "first_response_seconds"];
+        if !checked.contains(&index.as_str()) || !WINDOWS.iter().any(|w| w.0 == window) {
             continue;
         }
         let e = out.entry((index, window, l("channel"))).or_default();
