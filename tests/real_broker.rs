@@ -4,9 +4,9 @@
 //! lag gauge against Kafka's own consumer-group tool, and the replay cost of rolling restarts.
 //!
 //! The oracle of every test is an offline recomputation: the topic is read back from the broker
-//! and the NPS, CSAT and first-response sums and counts per channel and window are worked out here, independently
-//! of manyi's code, then compared with `manyi_index_sum`/`manyi_index_count` summed over the live
-//! replicas. Tests wait for conditions with generous deadlines; none asserts a duration.
+//! and the NPS, CSAT and first-response sums and counts per channel and window are worked out
+//! here, independently of manyi's code, then compared with `manyi_index_sum`/`manyi_index_count`
+//! summed over the live replicas. Tests wait for conditions with generous deadlines; none asserts a duration.
 
 mod common;
 
