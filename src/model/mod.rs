@@ -552,6 +552,12 @@ impl Model {
         self.calibration
     }
 
+    /// The same model with other metadata (which its version does not depend on).
+    pub fn with_metadata(mut self, metadata: TrainingMetadata) -> Model {
+        self.metadata = metadata;
+        self
+    }
+
     /// Weights, dense over the featurizer's buckets.
     pub fn weights(&self) -> &[f32] {
         &self.weights

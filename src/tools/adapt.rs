@@ -211,15 +211,7 @@ pub fn run(args: &AdaptArgs, cfg: Option<&ValidConfig>) -> Result<Outcome, Adapt
     if written {
         let mut metadata = challenger.metadata().clone();
         metadata.adaptation = Some(adaptation.clone());
-        let model = Model::from_parts(
-            &args.name,
-            Featurizer::new(challenger.featurizer().spec().clone()).map_err(ModelError::from)?,
-            challenger.weights().to_vec(),
-            challenger.intercept(),
-            challenger.calibration(),
-            metadata,
-        )?;
-        model.save(&args.out)?;
+        challenger.with_metadata(metadata).save(&args.out)?;
     }
     Ok(Outcome {
         adaptation,
